@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fake_spotify import FakeSpotify, standard_library  # noqa: E402
+
+from covertui.config import load_settings  # noqa: E402
+from covertui.spotify.auth import TokenStore, _stamp  # noqa: E402
+
+
+@pytest.fixture
+def fake():
+    server = FakeSpotify(standard_library()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def make_settings(fake, home, tmp_path):
+    def make(**extra):
+        env = {**fake.env(), "COVERTUI_HOME": str(home), "COVERTUI_TIMEOUT": "2", **extra}
+        return load_settings(environ=env, cwd=tmp_path)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings):
+    return make_settings()
+
+
+@pytest.fixture
+def cli_env(fake, home, tmp_path):
+    """The environment of a `covertui` process run against the fake."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIPY_", "COVERTUI_"))}
+    return {**env, **fake.env(), "COVERTUI_HOME": str(home), "COVERTUI_TIMEOUT": "2", "PYTHONUNBUFFERED": "1"}
+
+
+def login(fake, settings, lifetime: int | None = None) -> dict:
+    """Save a token from the fake as `covertui auth` would (for tests not about login)."""
+    token = _stamp(settings, fake.issue_token(lifetime))
+    TokenStore(settings.paths.token_file).save(token)
+    return token
+
+
+@pytest.fixture
+def logged_in(fake, settings):
+    return login(fake, settings)
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False

@@ -1,0 +1,436 @@
+"""A fake Spotify on 127.0.0.1: Web API, accounts service and image host in one HTTP server.
+
+Driven by the real spotipy client over real HTTP. Faults are injected per path
+prefix (status codes with Retry-After, resets, hangs, bad bodies). Also runs on
+its own for the end-to-end tests and benchmarks:
+
+    python tests/fake_spotify.py --port 0 --tracks 200 --covers 60 --ready-file /tmp/fake.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import io
+import json
+import secrets
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlparse
+
+CLIENT_ID = "test-client-id"
+PREFIX = {640: "ab67616d0000b273", 300: "ab67616d00001e02", 64: "ab67616d00004851"}
+COLOURS = {
+    "red": (220, 30, 30), "green": (30, 180, 60), "blue": (30, 60, 220), "yellow": (240, 220, 30),
+    "black": (10, 10, 10), "white": (245, 245, 245), "orange": (250, 140, 20), "purple": (130, 40, 170),
+}
+
+
+def cover_hash(n: int) -> str:
+    return hashlib.sha1(f"cover-{n}".encode()).hexdigest()[:24]
+
+
+def make_jpeg(seed: int, size: int = 300) -> bytes:
+    """A deterministic cover: a background colour and a contrasting square."""
+    from PIL import Image, ImageDraw
+
+    names = list(COLOURS)
+    bg = COLOURS[names[seed % len(names)]]
+    fg = COLOURS[names[(seed // len(names) + 3) % len(names)]]
+    img = Image.new("RGB", (size, size), bg)
+    draw = ImageDraw.Draw(img)
+    k = (seed * 37) % (size // 2)
+    draw.rectangle([k // 2, k // 3, k // 2 + size // 3, k // 3 + size // 3], fill=fg)
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+@dataclass
+class Fault:
+    """Answer requests whose path starts with `path` with a fault, `times` times (-1: always)."""
+
+    path: str
+    status: int = 500
+    retry_after: float | None = None
+    times: int = 1
+    kind: str = "status"  # status | reset | hang | truncate | html | empty | huge | body
+    body: bytes = b""
+    hang: float = 30.0
+
+
+@dataclass
+class Playlist:
+    id: str
+    name: str
+    owner: str
+    entries: list[dict]
+    snapshot_id: str = "snap-1"
+    collaborative: bool = False
+    shape: str = "item"  # entries carry "item" (2026) or "track" (older)
+
+
+@dataclass
+class Library:
+    user_id: str = "me"
+    display_name: str = "Test User"
+    playlists: list[Playlist] = field(default_factory=list)
+    liked: list[dict] = field(default_factory=list)
+    covers: dict[str, int] = field(default_factory=dict)  # 24-hex cover hash -> image seed
+
+
+def track_obj(n: int, cover: int, album_id: str | None = None, title: str | None = None) -> dict:
+    h = cover_hash(cover)
+    return {
+        "type": "track",
+        "id": f"track{n:06d}",
+        "name": title or f"Song {n}",
+        "artists": [{"name": f"Artist {n % 97}", "id": f"artist{n % 97}"}],
+        "album": {
+            "id": album_id or f"album{cover:06d}",
+            "name": f"Album {cover}",
+            "images": [{"url": f"IMG/{PREFIX[s]}{h}", "width": s, "height": s} for s in (640, 300, 64)],
+            "external_urls": {"spotify": f"https://open.spotify.com/album/{album_id or f'album{cover:06d}'}"},
+        },
+        "external_urls": {"spotify": f"https://open.spotify.com/track/track{n:06d}"},
+        "is_local": False,
+    }
+
+
+def standard_library(tracks: int = 120, covers: int = 40, playlists: int = 3, liked: int = 60) -> Library:
+    """Playlists of the user holding `tracks` tracks over `covers` distinct covers, plus Liked Songs."""
+    lib = Library()
+    for c in range(covers):
+        lib.covers[cover_hash(c)] = c
+    per = max(1, tracks // playlists)
+    for p in range(playlists):
+        entries = [
+            {"added_at": "2026-01-01T00:00:00Z", "is_local": False, "item": track_obj(n, n % covers)}
+            for n in range(p * per, min(tracks, (p + 1) * per))
+        ]
+        lib.playlists.append(Playlist(f"playlist{p:012d}abcd", f"Playlist {p}", "me", entries,
+                                      shape="item" if p % 2 == 0 else "track"))
+    lib.liked = [{"added_at": f"2026-02-{1 + n % 28:02d}T00:00:00Z", "track": track_obj(n, n % covers)}
+                 for n in range(liked)]
+    return lib
+
+
+class FakeSpotify:
+    def __init__(self, library: Library | None = None, client_id: str = CLIENT_ID,
+                 client_secret: str | None = None, image_delay: float = 0.0, port: int = 0,
+                 token_lifetime: int = 3600) -> None:
+        self.library = library or standard_library()
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.image_delay = image_delay
+        self.token_lifetime = token_lifetime
+        self.faults: list[Fault] = []
+        self.requests: Counter = Counter()
+        self.image_hits: Counter = Counter()
+        self.codes: dict[str, dict] = {}
+        self.access: dict[str, float] = {}
+        self.refresh: dict[str, bool] = {}  # refresh token -> revoked
+        self.lock = threading.Lock()
+        self._images: dict[str, bytes] = {}
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread: threading.Thread | None = None
+
+    # lifecycle ----------------------------------------------------------------
+    def start(self) -> "FakeSpotify":
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/v1/"
+
+    def env(self) -> dict[str, str]:
+        env = {"SPOTIPY_CLIENT_ID": self.client_id, "COVERTUI_SPOTIFY_API_URL": self.api_url,
+               "COVERTUI_SPOTIFY_ACCOUNTS_URL": self.url}
+        if self.client_secret:
+            env["SPOTIPY_CLIENT_SECRET"] = self.client_secret
+        return env
+
+    # test helpers ------------------------------------------------------------
+    def issue_token(self, lifetime: int | None = None) -> dict:
+        """A token as the accounts service would hand out (for tests that skip the login)."""
+        access, refresh = secrets.token_hex(16), secrets.token_hex(16)
+        lifetime = self.token_lifetime if lifetime is None else lifetime
+        with self.lock:
+            self.access[access] = time.time() + lifetime
+            self.refresh[refresh] = False
+        return {"access_token": access, "refresh_token": refresh, "expires_in": lifetime,
+                "scope": "playlist-read-private playlist-read-collaborative user-library-read"}
+
+    def revoke_all(self) -> None:
+        with self.lock:
+            for token in self.refresh:
+                self.refresh[token] = True
+            self.access.clear()
+
+    def add_fault(self, fault: Fault) -> Fault:
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def image(self, cover_hash_: str, size: int = 300) -> bytes:
+        key = f"{cover_hash_}:{size}"
+        if key not in self._images:
+            self._images[key] = make_jpeg(self.library.covers.get(cover_hash_, 0), size)
+        return self._images[key]
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if path.startswith(fault.path) and fault.times != 0:
+                    if fault.times > 0:
+                        fault.times -= 1
+                    return fault
+        return None
+
+    # HTTP ----------------------------------------------------------------------
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _send(self, status: int, body: bytes = b"", ctype: str = "application/json",
+                      headers: dict | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _json(self, status: int, obj, headers: dict | None = None) -> None:
+                self._send(status, json.dumps(obj).encode(), headers=headers)
+
+            def _error(self, status: int, message: str, headers: dict | None = None) -> None:
+                self._json(status, {"error": {"status": status, "message": message}}, headers)
+
+            def _apply_fault(self, fault: Fault, real_body: bytes | None = None) -> bool:
+                if fault.kind == "status":
+                    headers = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
+                    self._error(fault.status, "fault", headers)
+                elif fault.kind == "reset":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/jpeg")
+                    self.send_header("Content-Length", "100000")
+                    self.end_headers()
+                    self.wfile.write(b"\xff\xd8\xff" + b"\0" * 100)
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                elif fault.kind == "hang":
+                    time.sleep(fault.hang)
+                    self.close_connection = True
+                elif fault.kind == "truncate":
+                    body = (real_body or b"")[: max(1, len(real_body or b"") // 2)]
+                    self._send(200, body, "image/jpeg")
+                elif fault.kind == "html":
+                    self._send(200, b"<!DOCTYPE html><html><body>Not found</body></html>", "text/html")
+                elif fault.kind == "empty":
+                    self._send(200, b"", "image/jpeg")
+                elif fault.kind == "huge":
+                    self._send(200, b"\xff\xd8" + b"\0" * (9 * 1024 * 1024), "image/jpeg")
+                elif fault.kind == "body":
+                    self._send(fault.status, fault.body, "image/jpeg")
+                return True
+
+            def do_GET(self) -> None:  # noqa: N802
+                url = urlparse(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                with fake.lock:
+                    fake.requests[url.path] += 1
+                if url.path.startswith("/image/"):
+                    return self._image(url.path[len("/image/"):])
+                fault = fake._take_fault(url.path)
+                if fault:
+                    return self._apply_fault(fault)
+                if url.path == "/authorize":
+                    return self._authorize(query)
+                if url.path.startswith("/v1/"):
+                    return self._api(url.path[len("/v1/"):], query)
+                self._error(404, "no such path")
+
+            def do_POST(self) -> None:  # noqa: N802
+                url = urlparse(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                with fake.lock:
+                    fake.requests[url.path] += 1
+                fault = fake._take_fault(url.path)
+                if fault:
+                    return self._apply_fault(fault)
+                if url.path == "/api/token":
+                    return self._token(form)
+                self._error(404, "no such path")
+
+            # accounts ------------------------------------------------------------
+            def _authorize(self, q: dict) -> None:
+                if q.get("client_id") != fake.client_id:
+                    return self._send(400, b"INVALID_CLIENT: Invalid client", "text/plain")
+                code = secrets.token_urlsafe(12)
+                with fake.lock:
+                    fake.codes[code] = q
+                target = f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q.get('state', '')})}"
+                self._send(302, b"", "text/plain", {"Location": target})
+
+            def _client_ok(self, form: dict) -> bool:
+                auth = self.headers.get("Authorization", "")
+                if auth.startswith("Basic "):
+                    cid, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+                    return cid == fake.client_id and secret == fake.client_secret
+                return form.get("client_id") == fake.client_id
+
+            def _token(self, form: dict) -> None:
+                if not self._client_ok(form):
+                    return self._json(400, {"error": "invalid_client", "error_description": "Invalid client"})
+                grant = form.get("grant_type")
+                if grant == "authorization_code":
+                    with fake.lock:
+                        req = fake.codes.pop(form.get("code", ""), None)
+                    if req is None or req.get("redirect_uri") != form.get("redirect_uri"):
+                        return self._json(400, {"error": "invalid_grant", "error_description": "Invalid authorization code"})
+                    if req.get("code_challenge"):
+                        digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+                        if base64.urlsafe_b64encode(digest).decode().rstrip("=") != req["code_challenge"]:
+                            return self._json(400, {"error": "invalid_grant", "error_description": "code_verifier was incorrect"})
+                    elif not fake.client_secret:
+                        return self._json(400, {"error": "invalid_request", "error_description": "code_verifier required"})
+                    return self._json(200, {"token_type": "Bearer", **fake.issue_token()})
+                if grant == "refresh_token":
+                    token = form.get("refresh_token", "")
+                    with fake.lock:
+                        revoked = fake.refresh.get(token, True)
+                    if revoked:
+                        return self._json(400, {"error": "invalid_grant", "error_description": "Refresh token revoked"})
+                    issued = fake.issue_token()
+                    unused = issued.pop("refresh_token")  # Spotify may omit it: the old one stays valid
+                    with fake.lock:
+                        fake.refresh.pop(unused, None)
+                    return self._json(200, {"token_type": "Bearer", **issued})
+                self._json(400, {"error": "unsupported_grant_type"})
+
+            # Web API ----------------------------------------------------------------
+            def _api(self, path: str, q: dict) -> None:
+                token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                with fake.lock:
+                    expiry = fake.access.get(token)
+                if expiry is None or expiry < time.time():
+                    return self._error(401, "The access token expired" if expiry else "Invalid access token")
+                lib = fake.library
+                limit, offset = int(q.get("limit", 20)), int(q.get("offset", 0))
+                if limit > 50:
+                    return self._error(400, "Invalid limit")
+                parts = path.strip("/").split("/")
+                if parts == ["me"]:
+                    return self._json(200, {"id": lib.user_id, "display_name": lib.display_name})
+                if parts == ["me", "playlists"]:
+                    objs = [self._playlist_obj(p) for p in lib.playlists]
+                    return self._json(200, self._page(objs, limit, offset, path))
+                if parts == ["me", "tracks"]:
+                    return self._json(200, self._page(lib.liked, limit, offset, path))
+                if len(parts) >= 2 and parts[0] == "playlists":
+                    pl = next((p for p in lib.playlists if p.id == parts[1]), None)
+                    if pl is None:
+                        return self._error(404, "Resource not found")
+                    if len(parts) == 2:
+                        return self._json(200, self._playlist_obj(pl))
+                    if parts[2] == "tracks":
+                        return self._error(403, "Forbidden")
+                    if parts[2] == "items":
+                        if pl.owner != lib.user_id and not pl.collaborative:
+                            return self._error(403, "Forbidden")
+                        entries = [self._shape(e, pl.shape) for e in pl.entries]
+                        return self._json(200, self._page(entries, limit, offset, path))
+                self._error(404, "Service not found")
+
+            def _shape(self, entry, shape: str):
+                if not isinstance(entry, dict) or shape == "item":
+                    return entry
+                entry = dict(entry)
+                if "item" in entry:
+                    entry["track"] = entry.pop("item")
+                return entry
+
+            def _playlist_obj(self, pl: Playlist) -> dict:
+                return {"id": pl.id, "name": pl.name, "snapshot_id": pl.snapshot_id, "collaborative": pl.collaborative,
+                        "owner": {"id": pl.owner, "display_name": pl.owner.title()},
+                        "items": {"total": len(pl.entries), "href": f"{fake.api_url}playlists/{pl.id}/items"},
+                        "external_urls": {"spotify": f"https://open.spotify.com/playlist/{pl.id}"}}
+
+            def _page(self, items: list, limit: int, offset: int, path: str) -> dict:
+                chunk = [self._fix_urls(i) for i in items[offset:offset + limit]]
+                nxt = f"{fake.api_url}{path}?offset={offset + limit}&limit={limit}" if offset + limit < len(items) else None
+                return {"items": chunk, "total": len(items), "limit": limit, "offset": offset, "next": nxt}
+
+            def _fix_urls(self, obj):
+                return json.loads(json.dumps(obj).replace('"IMG/', f'"{fake.url}/image/')) if obj is not None else None
+
+            # images -------------------------------------------------------------------
+            def _image(self, image_id: str) -> None:
+                if fake.image_delay:
+                    time.sleep(fake.image_delay)
+                size = next((s for s, p in PREFIX.items() if image_id.startswith(p)), 300)
+                h = image_id[16:] if size else image_id
+                body = fake.image(h, size) if h in fake.library.covers else None
+                with fake.lock:
+                    fake.image_hits[image_id] += 1
+                fault = fake._take_fault("/image/" + image_id)
+                if fault:
+                    return self._apply_fault(fault, body)
+                if body is None:
+                    return self._send(404, b"not found", "text/plain")
+                self._send(200, body, "image/jpeg")
+
+        return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--tracks", type=int, default=120)
+    parser.add_argument("--covers", type=int, default=40)
+    parser.add_argument("--playlists", type=int, default=3)
+    parser.add_argument("--liked", type=int, default=60)
+    parser.add_argument("--image-delay", type=float, default=0.0)
+    parser.add_argument("--ready-file", help="write the server's URLs here as JSON once listening")
+    args = parser.parse_args()
+    fake = FakeSpotify(standard_library(args.tracks, args.covers, args.playlists, args.liked),
+                       image_delay=args.image_delay, port=args.port)
+    info = {"url": fake.url, "env": fake.env()}
+    if args.ready_file:
+        with open(args.ready_file + ".tmp", "w") as f:
+            json.dump(info, f)
+        import os
+
+        os.replace(args.ready_file + ".tmp", args.ready_file)
+    print(json.dumps(info), flush=True)
+    try:
+        fake.server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

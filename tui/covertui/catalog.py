@@ -1,0 +1,158 @@
+"""What covertui knows, persisted in diskcache: sources, their tracks, the selection, failures.
+
+Each source's tracks are stored as one record, written only once the whole
+source has been read, so a killed sync never leaves a half-read source behind.
+Which covers exist is decided by the files in the covers folder (see covers.py).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Paths
+from .errors import CovertuiError
+from .spotify.library import Source, Track
+
+
+class CatalogError(CovertuiError):
+    exit_code = 9
+
+
+@dataclass
+class Cover:
+    """One distinct image: its tracks (one album cover is shared by many) and its file."""
+
+    id: str
+    url: str = ""
+    path: Path | None = None
+    tracks: list[Track] = field(default_factory=list)
+    sources: set[str] = field(default_factory=set)
+
+
+@dataclass
+class SourceRecord:
+    snapshot_id: str
+    tracks: list[Track]
+    skipped: dict[str, int]
+    covers: dict[str, str] = field(default_factory=dict)  # folder sources: cover id -> file path
+
+
+class Catalog:
+    def __init__(self, paths: Paths) -> None:
+        import diskcache
+
+        self.paths = paths
+        try:
+            paths.catalog_dir.mkdir(parents=True, exist_ok=True)
+            self._db = diskcache.Cache(str(paths.catalog_dir), timeout=30)
+            self._db.get("sources")
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise CatalogError(
+                f"The catalog at {paths.catalog_dir} cannot be opened ({exc}). Move that folder aside "
+                "and run `covertui sync` again: downloaded covers are kept and reused."
+            ) from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "Catalog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _get(self, key, default=None):
+        try:
+            return self._db.get(key, default)
+        except (sqlite3.DatabaseError, OSError, EOFError, ValueError) as exc:
+            raise CatalogError(f"The catalog at {self.paths.catalog_dir} is damaged ({type(exc).__name__}); "
+                               "move it aside and run `covertui sync` again.") from None
+
+    # sources -----------------------------------------------------------------
+    def sources(self) -> dict[str, Source]:
+        return {sid: Source(**data) for sid, data in (self._get("sources") or {}).items()}
+
+    def save_sources(self, sources: list[Source], replace_kind: str | None = None) -> None:
+        """Store source metadata; with replace_kind, sources of that kind not in `sources` are dropped."""
+        with self._db.transact():
+            current = self._get("sources") or {}
+            if replace_kind:
+                current = {k: v for k, v in current.items() if v["kind"] != replace_kind}
+            for source in sources:
+                known = current.get(source.id)
+                if known and not known["readable"] and source.readable is False and known["reason"]:
+                    source.reason = known["reason"]
+                current[source.id] = source.to_dict()
+            self._db.set("sources", current)
+
+    def mark_unavailable(self, source_id: str, reason: str) -> None:
+        with self._db.transact():
+            current = self._get("sources") or {}
+            if source_id in current:
+                current[source_id].update(readable=False, reason=reason)
+                self._db.set("sources", current)
+
+    # items -------------------------------------------------------------------
+    def record(self, source_id: str) -> SourceRecord | None:
+        data = self._get(("items", source_id))
+        if data is None:
+            return None
+        return SourceRecord(data["snapshot_id"], [Track(**t) for t in data["tracks"]], dict(data["skipped"]),
+                            dict(data.get("covers") or {}))
+
+    def save_record(self, source_id: str, record: SourceRecord) -> None:
+        self._db.set(("items", source_id), {
+            "snapshot_id": record.snapshot_id,
+            "tracks": [t.to_dict() for t in record.tracks],
+            "skipped": dict(record.skipped),
+            "covers": dict(record.covers),
+        })
+
+    # selection and failures --------------------------------------------------
+    def selection(self) -> list[str]:
+        return list(self._get("selection") or [])
+
+    def save_selection(self, source_ids: list[str]) -> None:
+        self._db.set("selection", list(source_ids))
+
+    def failures(self) -> dict[str, str]:
+        return dict(self._get("failures") or {})
+
+    def save_failures(self, failures: dict[str, str]) -> None:
+        self._db.set("failures", dict(failures))
+
+    # views -------------------------------------------------------------------
+    def covers(self, source_ids: list[str] | None = None, on_disk: dict[str, Path] | None = None) -> dict[str, Cover]:
+        """Distinct covers of the given sources (all synced sources by default)."""
+        if on_disk is None:
+            from .covers import covers_on_disk
+
+            on_disk = covers_on_disk(self.paths)
+        ids = source_ids if source_ids is not None else list(self.sources())
+        result: dict[str, Cover] = {}
+        for sid in ids:
+            record = self.record(sid)
+            if record is None:
+                continue
+            for track in record.tracks:
+                cover = result.get(track.cover_id)
+                if cover is None:
+                    cover = result[track.cover_id] = Cover(track.cover_id, track.cover_url, on_disk.get(track.cover_id))
+                if all(t.id != track.id for t in cover.tracks):
+                    cover.tracks.append(track)
+                cover.sources.add(sid)
+            for cid, file in record.covers.items():
+                cover = result.setdefault(cid, Cover(cid, path=Path(file)))
+                cover.sources.add(sid)
+        return result
+
+    def skipped(self, source_ids: list[str]) -> Counter:
+        total: Counter = Counter()
+        for sid in source_ids:
+            record = self.record(sid)
+            if record:
+                total.update(record.skipped)
+        return total

@@ -1,0 +1,190 @@
+"""The `covertui` command. No heavy imports at module level: the app must paint at once."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from . import __version__
+from .errors import CovertuiError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="covertui",
+        description="Find Spotify tracks by what their cover looks like. With no command, opens the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"covertui {__version__}")
+    parser.add_argument("--graphics", choices=["auto", "kitty", "sixel", "halfcell", "unicode"],
+                        help="terminal image protocol for the app (default: detect; COVERTUI_GRAPHICS)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    auth = sub.add_parser("auth", help="log in to Spotify (works over SSH: paste the redirected URL)")
+    auth.add_argument("--logout", action="store_true", help="forget the saved login")
+
+    sources = sub.add_parser("sources", help="list Liked Songs and your playlists")
+    sources.add_argument("--json", action="store_true", help="print JSON")
+    sources.add_argument("--offline", action="store_true", help="list what the last sync saw, without asking Spotify")
+
+    sync = sub.add_parser("sync", help="download the covers of the selected sources")
+    sync.add_argument("--liked", action="store_true", help="Liked Songs")
+    sync.add_argument("--playlist", action="append", default=[], metavar="ID_OR_URL", help="a playlist (repeatable)")
+    sync.add_argument("--all", action="store_true", help="Liked Songs and every readable playlist")
+    sync.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    return parser
+
+
+class CliProgress:
+    """Progress bars on a terminal, plain throttled lines otherwise; always on stderr."""
+
+    LABELS = {"sources": "Sources", "tracks": "Reading playlists", "download": "Downloading covers",
+              "embed": "Embedding covers"}
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self._bars = None
+        self._tasks: dict[str, int] = {}
+        self._last: dict[str, float] = {}
+
+    def __enter__(self) -> "CliProgress":
+        if self.tty:
+            from rich.console import Console
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeRemainingColumn)
+
+            self._bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+                                  console=Console(stderr=True), transient=False)
+            self._bars.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bars is not None:
+            self._bars.stop()
+
+    def __call__(self, p) -> None:
+        if p.stage == "wait" or (p.stage == "sources"):
+            self._line(p.message)
+            return
+        label = self.LABELS.get(p.stage, p.stage)
+        rate = f"{p.rate:.0f}/s" if p.rate else ""
+        if self._bars is not None:
+            task = self._tasks.get(p.stage)
+            if task is None:
+                task = self._tasks[p.stage] = self._bars.add_task(label, total=p.total or None, rate=rate)
+            self._bars.update(task, completed=p.done, total=p.total or None, rate=rate,
+                              description=f"{label} {p.message}".strip()[:60])
+            return
+        now = time.monotonic()
+        if p.done >= p.total or now - self._last.get(p.stage, 0) > 2:
+            self._last[p.stage] = now
+            print(f"{label}: {p.done}/{p.total} {rate}".rstrip(), file=sys.stderr, flush=True)
+
+    def _line(self, text: str) -> None:
+        if not text:
+            return
+        if self._bars is not None:
+            self._bars.console.print(text)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+
+def cmd_auth(settings, args) -> int:
+    from .spotify.auth import LoginFlow, TokenStore, require_credentials
+
+    if args.logout:
+        TokenStore(settings.paths.token_file).clear()
+        print("Logged out: the saved Spotify login was removed.")
+        return 0
+    require_credentials(settings)
+    flow = LoginFlow(settings)
+    token = flow.run_interactive(sys.stdin.readline, lambda line: print(line, flush=True))
+    print(f"Logged in. Scopes: {token.get('scope', '')}. The login is saved in {settings.paths.token_file}.")
+    return 0
+
+
+def cmd_sources(settings, args) -> int:
+    from .catalog import Catalog
+
+    if args.offline:
+        with Catalog(settings.paths) as catalog:
+            listed = list(catalog.sources().values())
+    else:
+        from .spotify.library import SpotifyLibrary
+
+        listed = SpotifyLibrary(settings).sources()
+        with Catalog(settings.paths) as catalog:
+            catalog.save_sources([s for s in listed if s.kind == "liked"])
+            catalog.save_sources([s for s in listed if s.kind == "playlist"], replace_kind="playlist")
+            listed = list(catalog.sources().values())
+    if args.json:
+        print(json.dumps([s.to_dict() for s in listed], ensure_ascii=False))
+        return 0
+    for s in listed:
+        state = "" if s.readable else f"  [unavailable: {s.reason}]"
+        print(f"{s.id:<24} {s.tracks:>6}  {_clean(s.name)} ({_clean(s.owner)}){state}")
+    return 0
+
+
+def _clean(text: str) -> str:
+    """Names can hold anything; keep terminal control characters out of the output."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def cmd_sync(settings, args) -> int:
+    from .sync import Selection, sync
+
+    selection = Selection(liked=args.liked, playlists=args.playlist, all=args.all)
+    try:
+        with CliProgress() as progress:
+            summary = sync(settings, selection, progress=progress)
+    except CovertuiError as exc:
+        partial = getattr(exc, "summary", None)
+        if partial is not None and args.json:
+            print(json.dumps(partial.to_dict(), ensure_ascii=False))
+        raise
+    if args.json:
+        print(json.dumps(summary.to_dict(), ensure_ascii=False))
+        return 0
+    print(f"{summary.tracks} tracks, {summary.covers} covers: {summary.downloaded} downloaded "
+          f"({summary.bytes / 1e6:.1f} MB), {len(summary.failed)} failed.")
+    for source in summary.unavailable:
+        print(f"  skipped {_clean(source['name'])}: {source['reason']}")
+    for failure in summary.failed[:10]:
+        print(f"  cover {failure['cover']}: {failure['reason']} (retried on the next sync)")
+    if len(summary.failed) > 10:
+        print(f"  ... and {len(summary.failed) - 10} more")
+    if summary.skipped:
+        print("  items without a cover: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.skipped.items())))
+    return 0
+
+
+COMMANDS = {"auth": cmd_auth, "sources": cmd_sources, "sync": cmd_sync}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        from .config import load_settings
+
+        settings = load_settings()
+        if args.command is None:
+            from .ui.app import run_app
+
+            return run_app(settings, graphics=args.graphics)
+        return COMMANDS[args.command](settings, args)
+    except CovertuiError as exc:
+        print(f"covertui: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("covertui: interrupted; finished work is kept.", file=sys.stderr)
+        return 130
+    except PermissionError as exc:
+        print(f"covertui: cannot write {exc.filename}: permission denied.", file=sys.stderr)
+        return 10
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""Settings and paths: the one place that reads the environment and builds file paths.
+
+Settings come from the process environment first, then `.env` in the current
+directory, then `.env` in the config directory. `COVERTUI_HOME` puts all state
+under one folder; otherwise platformdirs locations are used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from .errors import ConfigError
+
+APP_NAME = "covertui"
+DEFAULT_API_URL = "https://api.spotify.com/v1/"
+DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com"
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8888/callback"
+SCOPES = "playlist-read-private playlist-read-collaborative user-library-read"
+GPU_MODEL = "openai/clip-vit-large-patch14"
+CPU_MODEL = "openai/clip-vit-base-patch32"
+GRAPHICS_CHOICES = ("auto", "kitty", "sixel", "halfcell", "unicode")
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every file and folder covertui uses. Nothing else builds paths."""
+
+    config_dir: Path
+    data_dir: Path
+    cache_dir: Path
+
+    @classmethod
+    def from_home(cls, home: str | None) -> "Paths":
+        if home:
+            root = Path(home).expanduser().resolve()
+            return cls(root / "config", root / "data", root / "cache")
+        import platformdirs
+
+        return cls(
+            Path(platformdirs.user_config_dir(APP_NAME)),
+            Path(platformdirs.user_data_dir(APP_NAME)),
+            Path(platformdirs.user_cache_dir(APP_NAME)),
+        )
+
+    @property
+    def env_file(self) -> Path:
+        return self.config_dir / ".env"
+
+    @property
+    def token_file(self) -> Path:
+        return self.config_dir / "token.json"
+
+    @property
+    def covers_dir(self) -> Path:
+        return self.data_dir / "covers"
+
+    @property
+    def catalog_dir(self) -> Path:
+        return self.data_dir / "catalog"
+
+    @property
+    def embeddings_dir(self) -> Path:
+        return self.data_dir / "embeddings"
+
+    @property
+    def sync_lock(self) -> Path:
+        return self.data_dir / "sync.lock"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.cache_dir / "models"
+
+    def cover_file(self, cover_id: str, ext: str) -> Path:
+        return self.covers_dir / f"{cover_id}.{ext}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    paths: Paths
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    redirect_uri: str = DEFAULT_REDIRECT_URI
+    api_url: str = DEFAULT_API_URL
+    accounts_url: str = DEFAULT_ACCOUNTS_URL
+    concurrency: int = 16
+    request_timeout: float = 10.0
+    max_retry_wait: float = 30.0
+    model: str | None = None
+    device: str | None = None
+    dtype: str | None = None
+    batch_size: int | None = None
+    graphics: str = "auto"
+    env_files: tuple[Path, ...] = ()
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.client_id)
+
+
+_ENV_KEYS = (
+    "COVERTUI_HOME",
+    "SPOTIPY_CLIENT_ID",
+    "SPOTIPY_CLIENT_SECRET",
+    "SPOTIPY_REDIRECT_URI",
+    "COVERTUI_SPOTIFY_API_URL",
+    "COVERTUI_SPOTIFY_ACCOUNTS_URL",
+    "COVERTUI_CONCURRENCY",
+    "COVERTUI_TIMEOUT",
+    "COVERTUI_MAX_RETRY_WAIT",
+    "COVERTUI_MODEL",
+    "COVERTUI_DEVICE",
+    "COVERTUI_DTYPE",
+    "COVERTUI_BATCH_SIZE",
+    "COVERTUI_GRAPHICS",
+)
+_LINE = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=")
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    """Read a .env file; a line that is not KEY=VALUE is an error naming file and line."""
+    from dotenv import dotenv_values
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; fix or remove it.") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and not _LINE.match(line):
+            raise ConfigError(
+                f"{path}, line {number}: expected KEY=value (see .env.example)."
+            )
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def _number(values: Mapping[str, str], key: str, kind, default, minimum):
+    raw = values.get(key)
+    if raw in (None, ""):
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{key}={raw!r} is not a number.") from None
+    if value < minimum:
+        raise ConfigError(f"{key} must be at least {minimum}.")
+    return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    values: dict[str, str] = {}
+    used: list[Path] = []
+    local_env = cwd / ".env"
+    local = _read_env_file(local_env) if local_env.is_file() else {}
+    if local:
+        used.append(local_env)
+    home = environ.get("COVERTUI_HOME") or local.get("COVERTUI_HOME")
+    paths = Paths.from_home(home)
+    config = {}
+    if paths.env_file.is_file() and paths.env_file.resolve() != local_env.resolve():
+        config = _read_env_file(paths.env_file)
+        used.append(paths.env_file)
+    for source in (config, local, environ):  # later wins
+        values.update({k: v for k, v in source.items() if k in _ENV_KEYS})
+
+    graphics = (values.get("COVERTUI_GRAPHICS") or "auto").lower()
+    if graphics not in GRAPHICS_CHOICES:
+        raise ConfigError(
+            f"COVERTUI_GRAPHICS={graphics!r}: choose one of {', '.join(GRAPHICS_CHOICES)}."
+        )
+    api_url = values.get("COVERTUI_SPOTIFY_API_URL") or DEFAULT_API_URL
+    return Settings(
+        paths=paths,
+        client_id=values.get("SPOTIPY_CLIENT_ID") or None,
+        client_secret=values.get("SPOTIPY_CLIENT_SECRET") or None,
+        redirect_uri=values.get("SPOTIPY_REDIRECT_URI") or DEFAULT_REDIRECT_URI,
+        api_url=api_url if api_url.endswith("/") else api_url + "/",
+        accounts_url=(values.get("COVERTUI_SPOTIFY_ACCOUNTS_URL") or DEFAULT_ACCOUNTS_URL).rstrip("/"),
+        concurrency=_number(values, "COVERTUI_CONCURRENCY", int, 16, 1),
+        request_timeout=_number(values, "COVERTUI_TIMEOUT", float, 10.0, 0.1),
+        max_retry_wait=_number(values, "COVERTUI_MAX_RETRY_WAIT", float, 30.0, 0),
+        model=values.get("COVERTUI_MODEL") or None,
+        device=(values.get("COVERTUI_DEVICE") or None),
+        dtype=(values.get("COVERTUI_DTYPE") or None),
+        batch_size=_number(values, "COVERTUI_BATCH_SIZE", int, None, 1),
+        graphics=graphics,
+        env_files=tuple(used),
+    )

@@ -1,0 +1,74 @@
+"""Progress reports and cancellation shared by the CLI and the TUI workers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from .errors import Cancelled
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One report from a long task. `rate` is items per second."""
+
+    stage: str  # "sources", "tracks", "download", "embed", "wait"
+    done: int
+    total: int
+    bytes: int = 0
+    rate: float = 0.0
+    message: str = ""
+
+    @property
+    def eta(self) -> float | None:
+        if self.rate <= 0 or self.total <= self.done:
+            return None
+        return (self.total - self.done) / self.rate
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def no_progress(_: Progress) -> None:
+    pass
+
+
+class CancelToken:
+    """A flag that services check between units of work."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, waking early (and raising Cancelled) when cancelled."""
+        if self._event.wait(max(0.0, seconds)):
+            raise Cancelled()
+
+
+class RateMeter:
+    """Items per second over a sliding window, for progress bars."""
+
+    def __init__(self, window: float = 5.0) -> None:
+        self.window = window
+        self._marks: list[tuple[float, int]] = []
+
+    def update(self, done: int) -> float:
+        now = time.monotonic()
+        self._marks.append((now, done))
+        while len(self._marks) > 2 and now - self._marks[0][0] > self.window:
+            self._marks.pop(0)
+        t0, d0 = self._marks[0]
+        return (done - d0) / (now - t0) if now > t0 else 0.0

@@ -1,0 +1,1 @@
+"""Spotify: login (auth) and reading the user's library (library)."""

@@ -1,0 +1,305 @@
+"""Logging in to Spotify without a browser on this machine, and keeping the token.
+
+`LoginFlow` builds the authorization URL (PKCE without a client secret, the
+authorization-code flow with one), accepts the redirected URL or its code from a
+paste, and listens once on the redirect URI's loopback port so that a local
+browser, or one behind `ssh -L`, completes the login by itself. `TokenManager`
+is what spotipy calls for a token: it refreshes, saves atomically with mode 0600,
+and never prompts, so spotipy has no path to `input()` or a browser.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import queue
+import secrets
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Callable
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import requests
+
+from ..config import SCOPES, Settings
+from ..errors import AuthError, MissingCredentials, NetworkError
+from .http import make_session
+
+RELOGIN = "Run `covertui auth` to log in again."
+
+
+def setup_guide(settings: Settings) -> str:
+    """What to do when no client id is configured."""
+    return (
+        "No Spotify client id is configured. To set one up:\n"
+        "  1. Open https://developer.spotify.com/dashboard and create an app (Web API).\n"
+        f"  2. Add this redirect URI to the app: {settings.redirect_uri}\n"
+        "  3. Put the app's client id in a .env file, either in the current directory or in\n"
+        f"     {settings.paths.env_file}\n"
+        "       SPOTIPY_CLIENT_ID=your-client-id\n"
+        "     (a client secret is optional: without one covertui logs in with PKCE).\n"
+        "  4. Run `covertui auth`.\n"
+        "Development-mode apps need the app owner to have Spotify Premium and allow at most\n"
+        "5 users, each added under the app's User Management."
+    )
+
+
+def require_credentials(settings: Settings) -> None:
+    if not settings.has_credentials:
+        raise MissingCredentials(setup_guide(settings))
+
+
+class TokenStore:
+    """The token file: JSON, created 0600 and replaced atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict | None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) and data.get("access_token") else None
+
+    def save(self, token: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(token, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _token_request(settings: Settings, session: requests.Session, data: dict) -> dict:
+    headers = {}
+    if settings.client_secret:
+        raw = f"{settings.client_id}:{settings.client_secret}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+    else:
+        data = {**data, "client_id": settings.client_id}
+    try:
+        response = session.post(
+            f"{settings.accounts_url}/api/token",
+            data=data,
+            headers=headers,
+            timeout=settings.request_timeout,
+        )
+    except requests.RequestException as exc:
+        raise NetworkError(f"Could not reach Spotify's login service: {type(exc).__name__}.") from None
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {}
+    if response.status_code in (400, 401, 403):
+        error = payload.get("error", "") if isinstance(payload, dict) else ""
+        if data["grant_type"] == "refresh_token":
+            raise AuthError(f"Spotify no longer accepts the saved login ({error or response.status_code}). {RELOGIN}")
+        description = payload.get("error_description", "") if isinstance(payload, dict) else ""
+        raise AuthError(f"Spotify refused the login: {error or response.status_code} {description}".strip() + ".")
+    if response.status_code != 200 or not isinstance(payload, dict) or "access_token" not in payload:
+        raise NetworkError(f"Spotify's login service answered HTTP {response.status_code}; try again later.")
+    return payload
+
+
+def _stamp(settings: Settings, payload: dict, previous: dict | None = None) -> dict:
+    return {
+        "access_token": payload["access_token"],
+        "refresh_token": payload.get("refresh_token") or (previous or {}).get("refresh_token"),
+        "expires_at": int(time.time()) + int(payload.get("expires_in", 3600)),
+        "scope": payload.get("scope", SCOPES),
+        "client_id": settings.client_id,
+    }
+
+
+class TokenManager:
+    """spotipy's auth manager: a valid access token or a clear AuthError, never a prompt."""
+
+    def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
+        require_credentials(settings)
+        self.settings = settings
+        self.store = TokenStore(settings.paths.token_file)
+        self.session = session or make_session(pool_size=2)
+        self._lock = threading.Lock()
+
+    def token_info(self) -> dict:
+        token = self.store.load()
+        if token is None:
+            raise AuthError("Not logged in to Spotify. Run `covertui auth`.")
+        if token.get("client_id") != self.settings.client_id:
+            raise AuthError(f"The saved login belongs to another client id. {RELOGIN}")
+        return token
+
+    def get_access_token(self, as_dict: bool = False, check_cache: bool = True):
+        with self._lock:
+            token = self.token_info()
+            if token["expires_at"] - time.time() < 60:
+                if not token.get("refresh_token"):
+                    raise AuthError(f"The saved login has expired. {RELOGIN}")
+                payload = _token_request(
+                    self.settings,
+                    self.session,
+                    {"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+                )
+                token = _stamp(self.settings, payload, token)
+                self.store.save(token)
+            return token if as_dict else token["access_token"]
+
+
+def _loopback_target(redirect_uri: str) -> tuple[int, str] | None:
+    parsed = urlparse(redirect_uri)
+    if parsed.scheme != "http" or parsed.hostname not in ("127.0.0.1", "localhost"):
+        return None
+    return (parsed.port or 80), (parsed.path or "/")
+
+
+class LoginFlow:
+    """One login attempt: URL to open, then a pasted answer or the loopback redirect."""
+
+    def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
+        require_credentials(settings)
+        self.settings = settings
+        self.session = session or make_session(pool_size=2)
+        self.state = secrets.token_urlsafe(16)
+        self._verifier = secrets.token_urlsafe(64)[:96]
+        self._server: HTTPServer | None = None
+        self.listening_port: int | None = None
+
+    @property
+    def authorize_url(self) -> str:
+        params = {
+            "client_id": self.settings.client_id,
+            "response_type": "code",
+            "redirect_uri": self.settings.redirect_uri,
+            "scope": SCOPES,
+            "state": self.state,
+        }
+        if not self.settings.client_secret:
+            digest = hashlib.sha256(self._verifier.encode()).digest()
+            params["code_challenge_method"] = "S256"
+            params["code_challenge"] = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+        return f"{self.settings.accounts_url}/authorize?{urlencode(params)}"
+
+    def code_from(self, answer: str) -> str:
+        """The code from a pasted redirect URL (state checked) or a bare code."""
+        answer = answer.strip()
+        if not answer:
+            raise AuthError("Nothing was pasted.")
+        if "://" in answer or answer.startswith(("?", "/")) or "code=" in answer or "error=" in answer:
+            query = parse_qs(urlparse(answer).query or answer.lstrip("?"))
+            if "error" in query:
+                raise AuthError(f"Spotify did not authorize covertui: {query['error'][0]}.")
+            if "code" not in query:
+                raise AuthError("That URL has no `code` in it; paste the whole address the browser ended on.")
+            if query.get("state", [None])[0] != self.state:
+                raise AuthError("That URL belongs to another login attempt (state mismatch); use the newest link.")
+            return query["code"][0]
+        return answer
+
+    def finish(self, answer: str) -> dict:
+        """Exchange the code for a token and save it. Returns the saved token."""
+        code = self.code_from(answer)
+        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": self.settings.redirect_uri}
+        if not self.settings.client_secret:
+            data["code_verifier"] = self._verifier
+        token = _stamp(self.settings, _token_request(self.settings, self.session, data))
+        TokenStore(self.settings.paths.token_file).save(token)
+        self.stop()
+        return token
+
+    def listen(self, on_answer: Callable[[str], None]) -> bool:
+        """Listen once on the redirect URI's loopback port; False when that is not possible."""
+        target = _loopback_target(self.settings.redirect_uri)
+        if target is None:
+            return False
+        port, path = target
+        flow = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                url = urlparse(self.path)
+                if url.path != path:
+                    self.send_error(404)
+                    return
+                query = parse_qs(url.query)
+                ok = query.get("state", [None])[0] == flow.state and "code" in query
+                body = (
+                    "<h1>covertui is logged in</h1><p>You can close this tab.</p>"
+                    if ok
+                    else "<h1>covertui login failed</h1><p>Go back to the terminal.</p>"
+                )
+                self.send_response(200 if ok else 400)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write(body.encode())
+                threading.Thread(target=flow.stop, daemon=True).start()
+                on_answer(self.path)
+
+            def log_message(self, *args) -> None:  # keep codes out of logs
+                pass
+
+        try:
+            self._server = HTTPServer(("127.0.0.1", port), Handler)
+        except OSError:
+            return False
+        self.listening_port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        return True
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+    def run_interactive(self, read_line: Callable[[], str], say: Callable[[str], None], timeout: float = 600) -> dict:
+        """CLI login: the paste or the loopback redirect, whichever arrives first."""
+        answers: queue.Queue[tuple[str, str]] = queue.Queue()
+        listening = self.listen(lambda answer: answers.put(("redirect", answer)))
+
+        def reader() -> None:
+            try:
+                line = read_line()
+            except (EOFError, OSError):
+                line = ""
+            answers.put(("paste", line))
+
+        say("Open this URL in a browser and allow access:")
+        say(self.authorize_url)
+        if listening:
+            say(
+                f"Waiting for the redirect on 127.0.0.1:{self.listening_port} "
+                f"(over SSH: ssh -L {self.listening_port}:127.0.0.1:{self.listening_port} this-host),"
+            )
+            say("or paste the URL the browser was redirected to (or its code) and press Enter:")
+        else:
+            say("Then paste the URL the browser was redirected to (or its code) and press Enter:")
+        threading.Thread(target=reader, daemon=True).start()
+        try:
+            while True:
+                try:
+                    how, answer = answers.get(timeout=timeout)
+                except queue.Empty:
+                    raise AuthError("No answer within 10 minutes; run `covertui auth` again.") from None
+                if how == "paste" and not answer.strip():
+                    if listening and self._server is not None:
+                        continue  # stdin closed: keep waiting for the redirect
+                    raise AuthError("No URL or code was given; run `covertui auth` again.")
+                return self.finish(answer)
+        finally:
+            self.stop()

@@ -1,0 +1,47 @@
+"""One HTTP session setup for every request covertui makes."""
+
+from __future__ import annotations
+
+import logging
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .. import __version__
+
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+# spotipy logs request headers (the bearer token) at DEBUG and HTTP errors at ERROR, which
+# Python's last-resort handler would print. covertui reports errors itself.
+_spotipy_log = logging.getLogger("spotipy")
+_spotipy_log.addHandler(logging.NullHandler())
+_spotipy_log.propagate = False
+
+
+def make_session(pool_size: int = 16, retries: int = 4, backoff: float = 0.5) -> requests.Session:
+    """A session that retries 5xx and dropped connections with backoff, but never 429.
+
+    429s come back to the caller with their Retry-After header, so a long one can be
+    reported instead of slept through (urllib3 would otherwise honour it silently).
+    """
+    retry = Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,
+        allowed_methods=frozenset({"GET", "POST"}),
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=backoff,
+        backoff_max=8,
+        respect_retry_after_header=False,
+        raise_on_status=False,
+        raise_on_redirect=False,
+    )
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
+    session = requests.Session()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = f"covertui/{__version__}"
+    return session

@@ -1,0 +1,309 @@
+"""Reading the user's library: sources (Liked Songs, playlists) and their tracks.
+
+Every call goes through `SpotifyLibrary._call`, which turns spotipy's exceptions
+into covertui errors and handles 429s: a Retry-After up to `max_retry_wait`
+seconds is waited out (reported through the progress callback), a longer one
+raises `RateLimited` so the caller can stop and keep what it has.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import requests
+
+from ..config import Settings
+from ..errors import AuthError, CovertuiError, NetworkError, RateLimited
+from ..progress import CancelToken, Progress, ProgressCallback, no_progress
+from .auth import TokenManager
+from .http import make_session
+
+LIKED = "liked"
+PAGE = 50
+MIN_COVER_WIDTH = 224
+_ID = re.compile(r"^[A-Za-z0-9]{8,64}$")
+_PLAYLIST_REF = re.compile(r"(?:playlist[/:])?([A-Za-z0-9]{16,32})(?:[/?#].*)?$")
+UNAVAILABLE_FOLLOWED = "followed, not owned: Spotify lets development-mode apps read only playlists you own or collaborate on"
+
+
+class SourceUnavailable(CovertuiError):
+    """One source cannot be read (403/404); the sync goes on with the others."""
+
+
+@dataclass
+class Source:
+    id: str
+    kind: str  # "liked", "playlist" or "folder"
+    name: str
+    owner: str = ""
+    tracks: int = 0
+    readable: bool = True
+    reason: str = ""
+    snapshot_id: str = ""
+    url: str = ""
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Track:
+    id: str
+    name: str
+    artists: list[str]
+    album: str
+    url: str
+    album_url: str
+    cover_id: str
+    cover_url: str
+    kind: str = "track"
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class SourceItems:
+    tracks: list[Track] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)
+
+
+def playlist_id_from(ref: str) -> str:
+    """A playlist id from an id, a spotify: URI or an open.spotify.com URL."""
+    match = _PLAYLIST_REF.search(ref.strip())
+    if not match:
+        raise CovertuiError(f"Not a Spotify playlist id or URL: {ref!r}")
+    return match.group(1)
+
+
+def choose_image(images: list[dict] | None) -> str | None:
+    """The smallest image at least 224 px wide (the 300 px one), else the largest."""
+    images = [i for i in images or [] if isinstance(i, dict) and i.get("url")]
+    if not images:
+        return None
+    sized = [i for i in images if i.get("width")]
+    if not sized:
+        return images[0]["url"]  # Spotify lists the largest first
+    wide = [i for i in sized if i["width"] >= MIN_COVER_WIDTH]
+    pick = min(wide, key=lambda i: i["width"]) if wide else max(sized, key=lambda i: i["width"])
+    return pick["url"]
+
+
+def cover_id_for(url: str) -> str:
+    """Spotify's image id (the last path segment of i.scdn.co/image/<id>); a hash otherwise.
+
+    The id becomes a file name, so anything that is not plain alphanumerics is hashed.
+    """
+    import hashlib
+
+    last = url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+    if _ID.match(last):
+        return last
+    return "u" + hashlib.sha256(url.encode()).hexdigest()[:39]
+
+
+def parse_entry(entry: Any, skipped: Counter) -> Track | None:
+    """A Track from a playlist or saved-tracks entry; None (counted in `skipped`) otherwise."""
+    if not isinstance(entry, dict):
+        skipped["null"] += 1
+        return None
+    item = entry.get("item") if entry.get("item") is not None else entry.get("track")
+    if not isinstance(item, dict):
+        skipped["null"] += 1
+        return None
+    if entry.get("is_local") or item.get("is_local"):
+        skipped["local"] += 1
+        return None
+    if not item.get("id"):
+        skipped["null"] += 1
+        return None
+    links = item.get("external_urls") or {}
+    if item.get("type") == "episode":
+        show = item.get("show") or {}
+        images = item.get("images") or show.get("images")
+        artists = [show.get("publisher") or show.get("name") or ""]
+        album, album_links, kind = show.get("name", ""), show.get("external_urls") or {}, "episode"
+        default_url = f"https://open.spotify.com/episode/{item['id']}"
+        album_default = f"https://open.spotify.com/show/{show['id']}" if show.get("id") else ""
+    else:
+        album_obj = item.get("album") or {}
+        images = album_obj.get("images")
+        artists = [a.get("name", "") for a in item.get("artists") or [] if isinstance(a, dict)]
+        album, album_links, kind = album_obj.get("name", ""), album_obj.get("external_urls") or {}, "track"
+        default_url = f"https://open.spotify.com/track/{item['id']}"
+        album_default = f"https://open.spotify.com/album/{album_obj['id']}" if album_obj.get("id") else ""
+    cover_url = choose_image(images)
+    if cover_url is None:
+        skipped["no_image"] += 1
+        return None
+    if not cover_url.startswith(("https://", "http://")):
+        skipped["bad_image_url"] += 1
+        return None
+    return Track(
+        id=str(item["id"]),
+        name=str(item.get("name") or ""),
+        artists=[str(a) for a in artists],
+        album=str(album or ""),
+        url=links.get("spotify") or default_url,
+        album_url=album_links.get("spotify") or album_default,
+        cover_id=cover_id_for(cover_url),
+        cover_url=cover_url,
+        kind=kind,
+    )
+
+
+def _retry_after(headers: Any) -> float:
+    raw = (headers or {}).get("Retry-After") or (headers or {}).get("retry-after")
+    if raw is None:
+        return 5.0
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(raw)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else 5.0
+
+
+class SpotifyLibrary:
+    """The user's sources and their items, through the real spotipy client."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> None:
+        import spotipy
+
+        self.settings = settings
+        self.progress = progress
+        self.cancel = cancel or CancelToken()
+        session = make_session(pool_size=4)
+        self.client = spotipy.Spotify(
+            auth_manager=TokenManager(settings, session),
+            requests_session=session,
+            requests_timeout=settings.request_timeout,
+        )
+        self.client.prefix = settings.api_url
+        self._me: dict | None = None
+
+    def _call(self, fn: Callable, *args, **kwargs):
+        from spotipy.exceptions import SpotifyException
+
+        waits = 0
+        while True:
+            self.cancel.check()
+            try:
+                return fn(*args, **kwargs)
+            except SpotifyException as exc:
+                status = exc.http_status
+                if status == 429:
+                    delay = _retry_after(exc.headers)
+                    waits += 1
+                    if delay > self.settings.max_retry_wait or waits > 20:
+                        raise RateLimited(delay) from None
+                    self.progress(Progress("wait", 0, 0, message=f"Rate limited by Spotify; waiting {delay:.0f} s"))
+                    self.cancel.sleep(delay)
+                    continue
+                if status == 401:
+                    raise AuthError("Spotify rejected the saved login. Run `covertui auth` to log in again.") from None
+                if status in (403, 404):
+                    raise SourceUnavailable(_reason(status, exc)) from None
+                raise NetworkError(f"Spotify answered HTTP {status} repeatedly; try again later.") from None
+            except requests.Timeout:
+                raise NetworkError("Spotify did not answer in time (network down or very slow?).") from None
+            except requests.ConnectionError:
+                raise NetworkError("Could not connect to Spotify (is the network up?).") from None
+
+    def me(self) -> dict:
+        if self._me is None:
+            self._me = self._call(self.client.me) or {}
+        return self._me
+
+    def _pages(self, fetch: Callable[[int], dict | None]) -> Iterator[dict]:
+        offset = 0
+        while True:
+            page = self._call(fetch, offset) or {}
+            items = page.get("items") or []
+            yield page
+            offset += len(items)
+            if not items or offset >= int(page.get("total") or 0):
+                return
+
+    def sources(self) -> list[Source]:
+        """Liked Songs first, then every playlist of the user (owned, collaborative, followed)."""
+        me = self.me()
+        my_id = me.get("id")
+        liked = self._call(self.client.current_user_saved_tracks, limit=1)
+        result = [
+            Source(LIKED, "liked", "Liked Songs", me.get("display_name") or my_id or "", int(liked.get("total") or 0),
+                   snapshot_id=_liked_snapshot(liked), url="https://open.spotify.com/collection/tracks")
+        ]
+        for page in self._pages(lambda offset: self.client.current_user_playlists(limit=PAGE, offset=offset)):
+            for pl in page.get("items") or []:
+                if not isinstance(pl, dict) or not pl.get("id"):
+                    continue
+                owner = pl.get("owner") or {}
+                counts = pl.get("items") if isinstance(pl.get("items"), dict) else pl.get("tracks") or {}
+                mine = owner.get("id") == my_id or bool(pl.get("collaborative"))
+                result.append(
+                    Source(
+                        id=str(pl["id"]),
+                        kind="playlist",
+                        name=str(pl.get("name") or ""),
+                        owner=str(owner.get("display_name") or owner.get("id") or ""),
+                        tracks=int(counts.get("total") or 0),
+                        readable=mine,
+                        reason="" if mine else UNAVAILABLE_FOLLOWED,
+                        snapshot_id=str(pl.get("snapshot_id") or ""),
+                        url=(pl.get("external_urls") or {}).get("spotify", ""),
+                    )
+                )
+        return result
+
+    def playlist(self, playlist_id: str) -> Source:
+        """One playlist's details, for a playlist named on the command line."""
+        pl = self._call(self.client.playlist, playlist_id, fields="id,name,owner,snapshot_id,external_urls,collaborative")
+        owner = pl.get("owner") or {}
+        return Source(
+            id=str(pl.get("id") or playlist_id), kind="playlist", name=str(pl.get("name") or ""),
+            owner=str(owner.get("display_name") or owner.get("id") or ""), snapshot_id=str(pl.get("snapshot_id") or ""),
+            url=(pl.get("external_urls") or {}).get("spotify", ""),
+        )
+
+    def items(self, source: Source, on_page: Callable[[int, int], None] | None = None) -> SourceItems:
+        """All tracks of a source, with skipped entries counted by reason."""
+        result = SourceItems()
+        if source.kind == "liked":
+            fetch = lambda offset: self.client.current_user_saved_tracks(limit=PAGE, offset=offset)  # noqa: E731
+        else:
+            fetch = lambda offset: self.client.playlist_items(source.id, limit=PAGE, offset=offset)  # noqa: E731
+        seen = 0
+        for page in self._pages(fetch):
+            entries = page.get("items") or []
+            for entry in entries:
+                track = parse_entry(entry, result.skipped)
+                if track is not None:
+                    result.tracks.append(track)
+            seen += len(entries)
+            if on_page:
+                on_page(seen, int(page.get("total") or 0))
+        return result
+
+
+def _liked_snapshot(first_page: dict) -> str:
+    """Liked Songs has no snapshot id: total count plus the newest entry stand in for one."""
+    items = first_page.get("items") or []
+    head = items[0] if items and isinstance(items[0], dict) else {}
+    track = head.get("track") or head.get("item") or {}
+    return f"{first_page.get('total', 0)}:{head.get('added_at', '')}:{track.get('id', '') if isinstance(track, dict) else ''}"
+
+
+def _reason(status: int, exc: Any) -> str:
+    if status == 403:
+        return "Spotify refused access (403): " + UNAVAILABLE_FOLLOWED
+    return "not found (404): deleted, or not visible to this account"

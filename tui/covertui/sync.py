@@ -1,0 +1,156 @@
+"""A sync: read the selected sources from Spotify, store them, download missing covers.
+
+Headless and UI-agnostic: progress goes through a callback, cancellation through
+a CancelToken. Only one sync runs at a time per data directory (a lock file).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from .catalog import Catalog, SourceRecord
+from .config import Paths, Settings
+from .covers import download_covers
+from .errors import CovertuiError, RateLimited, SyncBusy
+from .progress import CancelToken, Progress, ProgressCallback, no_progress
+from .spotify.library import LIKED, Source, SourceUnavailable, SpotifyLibrary, playlist_id_from
+
+
+@dataclass
+class Selection:
+    liked: bool = False
+    playlists: list[str] = field(default_factory=list)
+    all: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.liked or self.playlists or self.all)
+
+
+@dataclass
+class SyncSummary:
+    sources: list[str] = field(default_factory=list)
+    tracks: int = 0
+    covers: int = 0
+    downloaded: int = 0
+    bytes: int = 0
+    failed: list[dict] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)
+    unavailable: list[dict] = field(default_factory=list)
+    embedded: int = 0
+    error: str = ""
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@contextmanager
+def sync_lock(paths: Paths):
+    """Hold the data directory's sync lock, or raise SyncBusy at once."""
+    paths.data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(paths.sync_lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise SyncBusy(f"Another covertui sync is running (pid {holder}); wait for it to finish.") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def resolve_selection(selection: Selection, available: dict[str, Source], catalog: Catalog,
+                      library: SpotifyLibrary | None) -> list[Source]:
+    """The sources a selection names; an empty selection reuses the saved one."""
+    if selection.empty:
+        saved = catalog.selection()
+        if not saved:
+            raise CovertuiError("Nothing selected yet: use --liked, --playlist ID_OR_URL or --all (see covertui sources).")
+        return [available[sid] for sid in saved if sid in available]
+    chosen: dict[str, Source] = {}
+    if selection.all:
+        chosen.update((sid, s) for sid, s in available.items() if s.kind in ("liked", "playlist"))
+    if selection.liked:
+        chosen[LIKED] = available[LIKED]
+    for ref in selection.playlists:
+        pid = playlist_id_from(ref)
+        if pid in available:
+            chosen[pid] = available[pid]
+        elif library is not None:
+            chosen[pid] = library.playlist(pid)  # a public playlist the user does not follow
+    return list(chosen.values())
+
+
+def sync(
+    settings: Settings,
+    selection: Selection,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+    embed=None,
+) -> SyncSummary:
+    """Run one sync; `embed(catalog, cover_ids)` (optional) runs after downloads and returns a count."""
+    cancel = cancel or CancelToken()
+    paths = settings.paths
+    summary = SyncSummary()
+    with sync_lock(paths), Catalog(paths) as catalog:
+        library = SpotifyLibrary(settings, progress=progress, cancel=cancel)
+        progress(Progress("sources", 0, 1, message="Reading your playlists"))
+        listed = library.sources()
+        catalog.save_sources([s for s in listed if s.kind == "liked"])
+        catalog.save_sources([s for s in listed if s.kind == "playlist"], replace_kind="playlist")
+        available = catalog.sources()
+        chosen = resolve_selection(selection, available, catalog, library)
+        if not selection.empty:
+            catalog.save_sources([s for s in chosen if s.id not in available])
+            catalog.save_selection([s.id for s in chosen])
+        stopped: RateLimited | None = None
+        for index, source in enumerate(chosen):
+            cancel.check()
+            progress(Progress("tracks", index, len(chosen), message=source.name))
+            known = catalog.record(source.id)
+            if known is not None and source.snapshot_id and known.snapshot_id == source.snapshot_id:
+                summary.unchanged.append(source.id)
+                continue
+            try:
+                items = library.items(source)
+            except SourceUnavailable as exc:
+                catalog.mark_unavailable(source.id, str(exc))
+                summary.unavailable.append({"source": source.id, "name": source.name, "reason": str(exc)})
+                continue
+            except RateLimited as exc:
+                stopped = exc  # keep what we have: download covers of the sources already read
+                break
+            catalog.save_record(source.id, SourceRecord(source.snapshot_id, items.tracks, dict(items.skipped)))
+            if not source.readable:
+                catalog.save_sources([Source(**{**source.to_dict(), "readable": True, "reason": ""})])
+        progress(Progress("tracks", len(chosen), len(chosen)))
+        ids = [s.id for s in chosen]
+        summary.sources = ids
+        covers = catalog.covers(ids)
+        summary.tracks = len({t.id for c in covers.values() for t in c.tracks})
+        summary.covers = len(covers)
+        summary.skipped = dict(catalog.skipped(ids))
+        wanted = {cid: c.url for cid, c in covers.items() if c.url}
+        report = download_covers(wanted, paths, settings.concurrency, settings.request_timeout, progress, cancel)
+        summary.downloaded, summary.bytes = len(report.downloaded), report.bytes
+        summary.failed = [{"cover": cid, "reason": reason} for cid, reason in sorted(report.failed.items())]
+        failures = {k: v for k, v in catalog.failures().items() if k not in report.downloaded}
+        failures.update(report.failed)
+        catalog.save_failures(failures)
+        cancel.check()
+        if embed is not None and stopped is None:
+            summary.embedded = embed(catalog, ids)
+        if stopped is not None:
+            summary.error = str(stopped)
+            raise_with = stopped
+            raise_with.summary = summary  # type: ignore[attr-defined]
+            raise raise_with
+    return summary
