@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+os.environ["HF_HUB_OFFLINE"] = "1"  # no model hub here: tests use checkpoints they build
 
 from fake_spotify import FakeSpotify, standard_library  # noqa: E402
 
@@ -26,10 +28,25 @@ def home(tmp_path) -> Path:
     return tmp_path / "home"
 
 
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    from tiny_clip import make_clip
+
+    return make_clip(tmp_path_factory.mktemp("models") / "tiny-clip")
+
+
+@pytest.fixture(scope="session")
+def other_model(tmp_path_factory) -> Path:
+    from tiny_clip import make_clip
+
+    return make_clip(tmp_path_factory.mktemp("models") / "other-clip", seed=1)
+
+
 @pytest.fixture
-def make_settings(fake, home, tmp_path):
+def make_settings(fake, home, tmp_path, tiny_model):
     def make(**extra):
-        env = {**fake.env(), "COVERTUI_HOME": str(home), "COVERTUI_TIMEOUT": "2", **extra}
+        env = {**fake.env(), "COVERTUI_HOME": str(home), "COVERTUI_TIMEOUT": "2", "COVERTUI_MODEL": str(tiny_model),
+               "COVERTUI_DEVICE": "cpu", "COVERTUI_DTYPE": "float32", **extra}
         return load_settings(environ=env, cwd=tmp_path)
 
     return make
@@ -41,12 +58,11 @@ def settings(make_settings):
 
 
 @pytest.fixture
-def cli_env(fake, home, tmp_path):
+def cli_env(fake, home, tmp_path, tiny_model):
     """The environment of a `covertui` process run against the fake."""
-    import os
-
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIPY_", "COVERTUI_"))}
-    return {**env, **fake.env(), "COVERTUI_HOME": str(home), "COVERTUI_TIMEOUT": "2", "PYTHONUNBUFFERED": "1"}
+    return {**env, **fake.env(), "COVERTUI_HOME": str(home), "COVERTUI_TIMEOUT": "2", "PYTHONUNBUFFERED": "1",
+            "COVERTUI_MODEL": str(tiny_model), "COVERTUI_DEVICE": "cpu", "COVERTUI_DTYPE": "float32"}
 
 
 def login(fake, settings, lifetime: int | None = None) -> dict:

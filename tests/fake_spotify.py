@@ -35,8 +35,11 @@ def cover_hash(n: int) -> str:
     return hashlib.sha1(f"cover-{n}".encode()).hexdigest()[:24]
 
 
-def make_jpeg(seed: int, size: int = 300) -> bytes:
-    """A deterministic cover: a background colour and a contrasting square."""
+def make_jpeg(seed: int, size: int = 300, texture: bool = False) -> bytes:
+    """A deterministic cover: a background colour and a contrasting square.
+
+    With `texture`, photographic-like noise gives real covers' JPEG sizes (for benchmarks).
+    """
     from PIL import Image, ImageDraw
 
     names = list(COLOURS)
@@ -46,6 +49,13 @@ def make_jpeg(seed: int, size: int = 300) -> bytes:
     draw = ImageDraw.Draw(img)
     k = (seed * 37) % (size // 2)
     draw.rectangle([k // 2, k // 3, k // 2 + size // 3, k // 3 + size // 3], fill=fg)
+    if texture:
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        noise = rng.normal(0, 28, (size // 4, size // 4, 3))
+        noise = np.kron(noise, np.ones((4, 4, 1)))[:size, :size] + rng.normal(0, 12, (size, size, 3))
+        img = Image.fromarray(np.clip(np.asarray(img, dtype=np.float32) + noise, 0, 255).astype("uint8"))
     out = io.BytesIO()
     img.save(out, "JPEG", quality=85)
     return out.getvalue()
@@ -123,12 +133,13 @@ def standard_library(tracks: int = 120, covers: int = 40, playlists: int = 3, li
 class FakeSpotify:
     def __init__(self, library: Library | None = None, client_id: str = CLIENT_ID,
                  client_secret: str | None = None, image_delay: float = 0.0, port: int = 0,
-                 token_lifetime: int = 3600) -> None:
+                 token_lifetime: int = 3600, texture: bool = False) -> None:
         self.library = library or standard_library()
         self.client_id = client_id
         self.client_secret = client_secret
         self.image_delay = image_delay
         self.token_lifetime = token_lifetime
+        self.texture = texture
         self.faults: list[Fault] = []
         self.requests: Counter = Counter()
         self.image_hits: Counter = Counter()
@@ -189,7 +200,7 @@ class FakeSpotify:
     def image(self, cover_hash_: str, size: int = 300) -> bytes:
         key = f"{cover_hash_}:{size}"
         if key not in self._images:
-            self._images[key] = make_jpeg(self.library.covers.get(cover_hash_, 0), size)
+            self._images[key] = make_jpeg(self.library.covers.get(cover_hash_, 0), size, self.texture)
         return self._images[key]
 
     def _take_fault(self, path: str) -> Fault | None:

@@ -1,4 +1,4 @@
-"""What covertui knows, persisted in diskcache: sources, their tracks, the selection, failures.
+"""What covertui knows, persisted in diskcache: sources, their tracks, the selection.
 
 Each source's tracks are stored as one record, written only once the whole
 source has been read, so a killed sync never leaves a half-read source behind.
@@ -111,18 +111,12 @@ class Catalog:
             "covers": dict(record.covers),
         })
 
-    # selection and failures --------------------------------------------------
+    # selection ---------------------------------------------------------------
     def selection(self) -> list[str]:
         return list(self._get("selection") or [])
 
     def save_selection(self, source_ids: list[str]) -> None:
         self._db.set("selection", list(source_ids))
-
-    def failures(self) -> dict[str, str]:
-        return dict(self._get("failures") or {})
-
-    def save_failures(self, failures: dict[str, str]) -> None:
-        self._db.set("failures", dict(failures))
 
     # views -------------------------------------------------------------------
     def covers(self, source_ids: list[str] | None = None, on_disk: dict[str, Path] | None = None) -> dict[str, Cover]:

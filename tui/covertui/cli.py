@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -19,6 +20,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"covertui {__version__}")
     parser.add_argument("--graphics", choices=["auto", "kitty", "sixel", "halfcell", "unicode"],
                         help="terminal image protocol for the app (default: detect; COVERTUI_GRAPHICS)")
+    parser.add_argument("--model", help="CLIP checkpoint: Hugging Face id or local folder (COVERTUI_MODEL)")
+    parser.add_argument("--device", help="cuda, mps or cpu (COVERTUI_DEVICE; default: the best available)")
+    parser.add_argument("--dtype", help="float16, bfloat16 or float32 (COVERTUI_DTYPE)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     auth = sub.add_parser("auth", help="log in to Spotify (works over SSH: paste the redirected URL)")
@@ -32,7 +36,18 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--liked", action="store_true", help="Liked Songs")
     sync.add_argument("--playlist", action="append", default=[], metavar="ID_OR_URL", help="a playlist (repeatable)")
     sync.add_argument("--all", action="store_true", help="Liked Songs and every readable playlist")
+    sync.add_argument("--folder", action="append", default=[], metavar="DIR",
+                      help="a folder of images (local cover art) as a source (repeatable)")
+    sync.add_argument("--no-embed", action="store_true", help="download only; embed later")
     sync.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+    search = sub.add_parser("search", help="search the synced covers",
+                            description='QUERY is text ("blue cover with a cat"), or terms joined by + and -: '
+                                        '"sunset" + 0.5*"cat" - "text", @COVER_ID (more like this), image:PATH.')
+    search.add_argument("query", metavar="QUERY")
+    search.add_argument("--top", type=int, default=10, help="how many covers (default 10)")
+    search.add_argument("--source", action="append", default=[], metavar="ID", help="only covers of this source")
+    search.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -136,10 +151,15 @@ def _clean(text: str) -> str:
 def cmd_sync(settings, args) -> int:
     from .sync import Selection, sync
 
-    selection = Selection(liked=args.liked, playlists=args.playlist, all=args.all)
+    selection = Selection(liked=args.liked, playlists=args.playlist, all=args.all, folders=args.folder)
+    embed = None
+    if not args.no_embed:
+        from .embed.pipeline import embedder
+
+        embed = embedder(settings)
     try:
         with CliProgress() as progress:
-            summary = sync(settings, selection, progress=progress)
+            summary = sync(settings, selection, progress=progress, embed=embed)
     except CovertuiError as exc:
         partial = getattr(exc, "summary", None)
         if partial is not None and args.json:
@@ -149,7 +169,7 @@ def cmd_sync(settings, args) -> int:
         print(json.dumps(summary.to_dict(), ensure_ascii=False))
         return 0
     print(f"{summary.tracks} tracks, {summary.covers} covers: {summary.downloaded} downloaded "
-          f"({summary.bytes / 1e6:.1f} MB), {len(summary.failed)} failed.")
+          f"({summary.bytes / 1e6:.1f} MB), {summary.embedded} embedded, {len(summary.failed)} failed.")
     for source in summary.unavailable:
         print(f"  skipped {_clean(source['name'])}: {source['reason']}")
     for failure in summary.failed[:10]:
@@ -161,7 +181,25 @@ def cmd_sync(settings, args) -> int:
     return 0
 
 
-COMMANDS = {"auth": cmd_auth, "sources": cmd_sources, "sync": cmd_sync}
+def cmd_search(settings, args) -> int:
+    from .search import Searcher
+
+    searcher = Searcher(settings)
+    result = searcher.search(args.query, top=args.top, sources=args.source or None)
+    if args.json:
+        print(json.dumps({"query": result.query, "model": searcher.model.name, "elapsed_ms": round(result.elapsed_ms, 3),
+                          "results": [h.to_dict() for h in result.hits]}, ensure_ascii=False))
+        return 0
+    print(f"{searcher.model.description}: {searcher.indexed} covers, {result.elapsed_ms:.1f} ms", file=sys.stderr)
+    for hit in result.hits:
+        first = hit.tracks[0] if hit.tracks else None
+        title = f"{first['name']} - {', '.join(first['artists'])}" if first else (hit.path or hit.cover)
+        more = f" (+{len(hit.tracks) - 1} tracks)" if len(hit.tracks) > 1 else ""
+        print(f"{hit.score:6.3f}  {_clean(title)}{more}  {first['url'] if first else ''}".rstrip())
+    return 0
+
+
+COMMANDS = {"auth": cmd_auth, "sources": cmd_sources, "sync": cmd_sync, "search": cmd_search}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         from .config import load_settings
 
         settings = load_settings()
+        overrides = {k: getattr(args, k) for k in ("model", "device", "dtype") if getattr(args, k)}
+        if overrides:
+            settings = dataclasses.replace(settings, **overrides)
         if args.command is None:
             from .ui.app import run_app
 

@@ -191,7 +191,7 @@ def download_covers(
     progress(Progress("download", 0, total))
     if not todo:
         return report
-    session = make_session(pool_size=concurrency, retries=1)
+    session = make_session(pool_size=concurrency, retries=0)
     pending = iter(todo)
     running: dict = {}
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="cover") as pool:

@@ -7,10 +7,11 @@ a CancelToken. Only one sync runs at a time per data directory (a lock file).
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
-from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .catalog import Catalog, SourceRecord
 from .config import Paths, Settings
@@ -25,10 +26,15 @@ class Selection:
     liked: bool = False
     playlists: list[str] = field(default_factory=list)
     all: bool = False
+    folders: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.liked or self.playlists or self.all)
+        return not (self.liked or self.playlists or self.all or self.folders)
+
+    @property
+    def spotify(self) -> bool:
+        return self.liked or bool(self.playlists) or self.all
 
 
 @dataclass
@@ -73,9 +79,13 @@ def resolve_selection(selection: Selection, available: dict[str, Source], catalo
     if selection.empty:
         saved = catalog.selection()
         if not saved:
-            raise CovertuiError("Nothing selected yet: use --liked, --playlist ID_OR_URL or --all (see covertui sources).")
+            raise CovertuiError("Nothing selected yet: use --liked, --playlist ID_OR_URL, --all or --folder DIR "
+                                "(see covertui sources).")
         return [available[sid] for sid in saved if sid in available]
     chosen: dict[str, Source] = {}
+    for folder in selection.folders:
+        source = folder_source(Path(folder))
+        chosen[source.id] = source
     if selection.all:
         chosen.update((sid, s) for sid, s in available.items() if s.kind in ("liked", "playlist"))
     if selection.liked:
@@ -89,6 +99,42 @@ def resolve_selection(selection: Selection, available: dict[str, Source], catalo
     return list(chosen.values())
 
 
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}
+
+
+def folder_source(folder: Path) -> Source:
+    folder = folder.expanduser().resolve()
+    if not folder.is_dir():
+        raise CovertuiError(f"Not a folder: {folder}")
+    digest = hashlib.sha1(str(folder).encode()).hexdigest()[:16]
+    return Source(id=f"folder-{digest}", kind="folder", name=folder.name or str(folder), owner="local folder",
+                  url=str(folder))
+
+
+def scan_folder(folder: Path) -> tuple[SourceRecord, list[str]]:
+    """Every image below `folder` as a cover (id = content hash); unreadable files are listed."""
+    from PIL import Image
+
+    covers: dict[str, str] = {}
+    unreadable: list[str] = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            path = Path(root) / name
+            if path.suffix.lower() not in IMAGE_SUFFIXES or name.startswith("."):
+                continue
+            try:
+                data = path.read_bytes()
+                with Image.open(path) as img:
+                    img.size  # noqa: B018 (reads the header)
+            except Exception:
+                unreadable.append(str(path.relative_to(folder)))
+                continue
+            covers.setdefault("f" + hashlib.sha1(data).hexdigest()[:39], str(path))
+    skipped = {"unreadable": len(unreadable)} if unreadable else {}
+    return SourceRecord(snapshot_id="", tracks=[], skipped=skipped, covers=covers), unreadable
+
+
 def sync(
     settings: Settings,
     selection: Selection,
@@ -96,16 +142,21 @@ def sync(
     cancel: CancelToken | None = None,
     embed=None,
 ) -> SyncSummary:
-    """Run one sync; `embed(catalog, cover_ids)` (optional) runs after downloads and returns a count."""
+    """Run one sync; `embed(covers, progress, cancel)` (optional) embeds the covers on disk, returns an EmbedReport."""
     cancel = cancel or CancelToken()
     paths = settings.paths
     summary = SyncSummary()
     with sync_lock(paths), Catalog(paths) as catalog:
-        library = SpotifyLibrary(settings, progress=progress, cancel=cancel)
-        progress(Progress("sources", 0, 1, message="Reading your playlists"))
-        listed = library.sources()
-        catalog.save_sources([s for s in listed if s.kind == "liked"])
-        catalog.save_sources([s for s in listed if s.kind == "playlist"], replace_kind="playlist")
+        saved = catalog.sources()
+        needs_spotify = selection.spotify or (
+            selection.empty and any(saved.get(sid) is None or saved[sid].kind != "folder" for sid in catalog.selection()))
+        library = None
+        if needs_spotify:
+            library = SpotifyLibrary(settings, progress=progress, cancel=cancel)
+            progress(Progress("sources", 0, 1, message="Reading your playlists"))
+            listed = library.sources()
+            catalog.save_sources([s for s in listed if s.kind == "liked"])
+            catalog.save_sources([s for s in listed if s.kind == "playlist"], replace_kind="playlist")
         available = catalog.sources()
         chosen = resolve_selection(selection, available, catalog, library)
         if not selection.empty:
@@ -115,6 +166,12 @@ def sync(
         for index, source in enumerate(chosen):
             cancel.check()
             progress(Progress("tracks", index, len(chosen), message=source.name))
+            if source.kind == "folder":
+                record, unreadable = scan_folder(Path(source.url))
+                catalog.save_record(source.id, record)
+                catalog.save_sources([Source(**{**source.to_dict(), "tracks": len(record.covers)})])
+                summary.failed += [{"cover": name, "reason": "unreadable image"} for name in unreadable]
+                continue
             known = catalog.record(source.id)
             if known is not None and source.snapshot_id and known.snapshot_id == source.snapshot_id:
                 summary.unchanged.append(source.id)
@@ -141,13 +198,13 @@ def sync(
         wanted = {cid: c.url for cid, c in covers.items() if c.url}
         report = download_covers(wanted, paths, settings.concurrency, settings.request_timeout, progress, cancel)
         summary.downloaded, summary.bytes = len(report.downloaded), report.bytes
-        summary.failed = [{"cover": cid, "reason": reason} for cid, reason in sorted(report.failed.items())]
-        failures = {k: v for k, v in catalog.failures().items() if k not in report.downloaded}
-        failures.update(report.failed)
-        catalog.save_failures(failures)
+        summary.failed += [{"cover": cid, "reason": reason} for cid, reason in sorted(report.failed.items())]
         cancel.check()
-        if embed is not None and stopped is None:
-            summary.embedded = embed(catalog, ids)
+        if embed is not None:
+            on_disk = {cid: c.path for cid, c in catalog.covers(ids).items() if c.path is not None}
+            embedded = embed(on_disk, progress, cancel)
+            summary.embedded = embedded.embedded
+            summary.failed += [{"cover": cid, "reason": reason} for cid, reason in sorted(embedded.failed.items())]
         if stopped is not None:
             summary.error = str(stopped)
             raise_with = stopped

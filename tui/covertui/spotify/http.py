@@ -14,9 +14,10 @@ RETRY_STATUSES = frozenset({500, 502, 503, 504})
 
 # spotipy logs request headers (the bearer token) at DEBUG and HTTP errors at ERROR, which
 # Python's last-resort handler would print. covertui reports errors itself.
-_spotipy_log = logging.getLogger("spotipy")
-_spotipy_log.addHandler(logging.NullHandler())
-_spotipy_log.propagate = False
+# urllib3 logs each retry as a warning. covertui reports errors itself.
+for _name in ("spotipy", "urllib3"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
+    logging.getLogger(_name).propagate = False
 
 
 def make_session(pool_size: int = 16, retries: int = 4, backoff: float = 0.5) -> requests.Session:
@@ -25,7 +26,20 @@ def make_session(pool_size: int = 16, retries: int = 4, backoff: float = 0.5) ->
     429s come back to the caller with their Retry-After header, so a long one can be
     reported instead of slept through (urllib3 would otherwise honour it silently).
     """
-    retry = Retry(
+    if retries == 0:  # the caller retries on its own and wants the original errors
+        retry = Retry(0, read=False, redirect=False)
+    else:
+        retry = _retries(retries, backoff)
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
+    session = requests.Session()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = f"covertui/{__version__}"
+    return session
+
+
+def _retries(retries: int, backoff: float) -> Retry:
+    return Retry(
         total=retries,
         connect=retries,
         read=retries,
@@ -39,9 +53,3 @@ def make_session(pool_size: int = 16, retries: int = 4, backoff: float = 0.5) ->
         raise_on_status=False,
         raise_on_redirect=False,
     )
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
-    session = requests.Session()
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = f"covertui/{__version__}"
-    return session

@@ -1,0 +1,237 @@
+"""Loading a CLIP-family checkpoint on the right device and dtype, one tower or both."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from ..config import CPU_MODEL, GPU_MODEL, Settings
+from ..errors import ModelError
+
+DTYPES = {"float16": "float16", "fp16": "float16", "half": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16",
+          "float32": "float32", "fp32": "float32", "float": "float32"}
+
+
+def cpu_has_native_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_device(preference: str | None) -> str:
+    import torch
+
+    if preference:
+        wanted = preference.lower()
+        if wanted.startswith("cuda"):
+            if not torch.cuda.is_available():
+                raise ModelError(f"--device {preference}: no CUDA device is available here "
+                                 "(use --device cpu, or install a CUDA build of torch).")
+            return wanted
+        if wanted == "mps":
+            if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+                raise ModelError("--device mps: no Apple GPU is available here (use --device cpu).")
+            return wanted
+        if wanted == "cpu":
+            return wanted
+        raise ModelError(f"Unknown device {preference!r}: use cuda, mps or cpu.")
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def resolve_dtype(device: str, preference: str | None) -> str:
+    if preference:
+        if preference.lower() not in DTYPES:
+            raise ModelError(f"Unknown dtype {preference!r}: use float16, bfloat16 or float32.")
+        return DTYPES[preference.lower()]
+    if device.startswith(("cuda", "mps")):
+        return "float16"
+    return "bfloat16" if cpu_has_native_bf16() else "float32"
+
+
+def default_model(device: str) -> str:
+    return GPU_MODEL if device.startswith(("cuda", "mps")) else CPU_MODEL
+
+
+def _quiet_transformers() -> None:
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def _is_local(model: str) -> bool:
+    return model.startswith((".", "/", "~")) or Path(model).expanduser().is_dir()
+
+
+def resolve_checkpoint(model: str, allow_download: bool = True) -> Path:
+    """A local directory with the checkpoint: the path itself, or the hub cache (downloading if allowed)."""
+    if _is_local(model):
+        path = Path(model).expanduser()
+        if not (path / "config.json").is_file():
+            raise ModelError(f"{path} is not a model folder (no config.json). Give a Hugging Face id or a folder "
+                             "saved with save_pretrained.")
+        return path.resolve()
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    patterns = ["*.json", "*.txt", "*.safetensors"]
+    try:
+        return Path(snapshot_download(model, allow_patterns=patterns, local_files_only=True))
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
+        pass
+    if not allow_download or os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise ModelError(f"Model {model!r} is not downloaded and downloads are off. Use a local folder instead: "
+                         "--model /path/to/checkpoint (or COVERTUI_MODEL).")
+    try:
+        return Path(snapshot_download(model, allow_patterns=patterns))
+    except RepositoryNotFoundError:
+        raise ModelError(f"Unknown model {model!r} on Hugging Face. Check the id, or pass a local folder with "
+                         "--model /path/to/checkpoint.") from None
+    except (HfHubHTTPError, OSError, ValueError) as exc:
+        raise ModelError(f"Could not download model {model!r} ({type(exc).__name__}): offline? Pass a local "
+                         "folder with --model /path/to/checkpoint (or COVERTUI_MODEL).") from None
+
+
+def model_is_cached(model: str) -> bool:
+    try:
+        resolve_checkpoint(model, allow_download=False)
+        return True
+    except ModelError:
+        return False
+
+
+def model_identity(path: Path, name: str) -> str:
+    """Stable id of the weights: name plus a hash of the config and the weights' size and time."""
+    digest = hashlib.sha1((path / "config.json").read_bytes())
+    for weights in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
+        stat = weights.stat()
+        digest.update(f"{weights.name}:{stat.st_size}:{int(stat.st_mtime)}".encode())
+    return f"{Path(name).name if _is_local(name) else name}@{digest.hexdigest()[:12]}"
+
+
+@dataclass
+class ImageSpec:
+    """What the checkpoint's image processor does, for our own preprocessing."""
+
+    size: int  # shortest edge after resize
+    crop: int  # square centre crop
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    resample: int  # PIL resampling filter
+
+    @classmethod
+    def from_checkpoint(cls, path: Path) -> "ImageSpec":
+        try:
+            cfg = json.loads((path / "preprocessor_config.json").read_text())
+        except (OSError, ValueError):
+            cfg = {}
+        size = cfg.get("size", 224)
+        size = size.get("shortest_edge", size.get("height", 224)) if isinstance(size, dict) else int(size)
+        crop = cfg.get("crop_size", size)
+        crop = crop.get("height", size) if isinstance(crop, dict) else int(crop)
+        return cls(size=int(size), crop=int(crop),
+                   mean=tuple(cfg.get("image_mean", (0.48145466, 0.4578275, 0.40821073))),
+                   std=tuple(cfg.get("image_std", (0.26862954, 0.26130258, 0.27577711))),
+                   resample=int(cfg.get("resample", 3)))
+
+
+class ClipModel:
+    """One checkpoint on one device: encode_images / encode_text return L2-normalised numpy rows."""
+
+    def __init__(self, settings: Settings, towers: tuple[str, ...] = ("vision", "text"),
+                 allow_download: bool = True) -> None:
+        self.device = resolve_device(settings.device)
+        self.dtype_name = resolve_dtype(self.device, settings.dtype)
+        self.name = settings.model or default_model(self.device)
+        self.path = resolve_checkpoint(self.name, allow_download)
+        self.identity = model_identity(self.path, self.name)
+        self.spec = ImageSpec.from_checkpoint(self.path)
+        self._lock = threading.Lock()
+        self.vision = self.text = self.tokenizer = None
+        for tower in towers:
+            self.load(tower)
+
+    @property
+    def description(self) -> str:
+        return f"{self.name} on {self.device} ({self.dtype_name})"
+
+    def load(self, tower: str) -> None:
+        """Load one tower ("vision" or "text") if it is not loaded yet."""
+        with self._lock:
+            if getattr(self, tower) is not None:
+                return
+            _quiet_transformers()
+            import torch
+            from transformers import AutoConfig, AutoTokenizer, CLIPTextModelWithProjection, CLIPVisionModelWithProjection
+
+            try:
+                config = AutoConfig.from_pretrained(self.path)
+                sub = getattr(config, f"{tower}_config")
+                sub.projection_dim = getattr(config, "projection_dim", sub.projection_dim)
+                cls = CLIPVisionModelWithProjection if tower == "vision" else CLIPTextModelWithProjection
+                model = cls.from_pretrained(self.path, config=sub, dtype=getattr(torch, self.dtype_name))
+            except (OSError, ValueError, KeyError, AttributeError, RuntimeError) as exc:
+                raise ModelError(f"Could not load {self.name!r} as a CLIP model: {exc}".splitlines()[0]) from None
+            model.to(self.device).eval()
+            if tower == "text":
+                self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+            setattr(self, tower, model)
+            self.dim = int(sub.projection_dim)
+
+    def encode_pixels(self, pixels) -> "np.ndarray":  # noqa: F821
+        """uint8 tensor (N, 3, H, W) -> normalised float32 rows; normalisation runs on the device."""
+        import torch
+
+        self.load("vision")
+        with torch.inference_mode():
+            x = pixels.to(self.device, non_blocking=True).float()
+            x = ((x / 255.0 - self._mean) / self._std).to(getattr(torch, self.dtype_name))
+            out = self.vision(pixel_values=x).image_embeds
+            out = torch.nn.functional.normalize(out.float(), dim=-1)
+        return out.cpu().numpy()
+
+    @property
+    def _mean(self):
+        return self._stat("mean")
+
+    @property
+    def _std(self):
+        return self._stat("std")
+
+    def _stat(self, which: str):
+        import torch
+
+        cache = self.__dict__.setdefault("_stats", {})
+        if which not in cache:
+            values = getattr(self.spec, which)
+            cache[which] = torch.tensor(values, device=self.device, dtype=torch.float32).view(1, 3, 1, 1)
+        return cache[which]
+
+    def encode_text(self, texts: list[str]) -> "np.ndarray":  # noqa: F821
+        return _encode_text_cached(self, tuple(texts))
+
+
+@lru_cache(maxsize=256)
+def _encode_text_cached(model: ClipModel, texts: tuple[str, ...]):
+    import torch
+
+    model.load("text")
+    max_len = getattr(model.text.config, "max_position_embeddings", 77)
+    inputs = model.tokenizer(list(texts), padding=True, truncation=True, max_length=max_len, return_tensors="pt")
+    with torch.inference_mode():
+        out = model.text(**{k: v.to(model.device) for k, v in inputs.items()}).text_embeds
+        out = torch.nn.functional.normalize(out.float(), dim=-1)
+    result = out.cpu().numpy()
+    result.setflags(write=False)
+    return result

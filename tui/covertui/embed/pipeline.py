@@ -1,0 +1,142 @@
+"""The embedding pipeline: preprocessing threads feed batches to the model; each finished
+batch is stored at once. The same function serves `covertui sync` and the app's worker."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..progress import CancelToken, Progress, ProgressCallback, RateMeter, no_progress
+from .model import ClipModel
+from .preprocess import load_pixels
+from .store import EmbeddingStore
+
+
+@dataclass
+class EmbedReport:
+    embedded: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    batch_size: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.embedded / self.seconds if self.seconds else 0.0
+
+
+def default_batch_size(device: str) -> int:
+    return 256 if device.startswith("cuda") else 64 if device == "mps" else 32
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return "out of memory" in str(exc).lower() or type(exc).__name__ == "OutOfMemoryError"
+
+
+def embed_covers(
+    model: ClipModel,
+    store: EmbeddingStore,
+    covers: dict[str, Path],
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+    batch_size: int | None = None,
+    workers: int | None = None,
+) -> EmbedReport:
+    """Embed every cover in `covers` (id -> image file) that has no vector in `store` yet."""
+    import torch
+
+    cancel = cancel or CancelToken()
+    todo = [(cid, path) for cid, path in covers.items() if cid not in store and path is not None]
+    batch = batch_size or default_batch_size(model.device)
+    report = EmbedReport(batch_size=batch)
+    total = len(todo)
+    progress(Progress("embed", 0, total))
+    if not todo:
+        return report
+    model.load("vision")
+    meter = RateMeter()
+    started = time.perf_counter()
+    workers = workers or max(2, min(8, os.cpu_count() or 2))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="preprocess") as pool:
+        ahead: deque[tuple[str, Future]] = deque()
+        feed = iter(todo)
+
+        def fill(limit: int) -> None:
+            while len(ahead) < limit:
+                nxt = next(feed, None)
+                if nxt is None:
+                    return
+                ahead.append((nxt[0], pool.submit(load_pixels, nxt[1], model.spec)))
+
+        try:
+            fill(2 * batch)
+            while ahead:
+                cancel.check()
+                ids, arrays = [], []
+                while ahead and len(ids) < batch:
+                    cid, future = ahead.popleft()
+                    try:
+                        arrays.append(future.result())
+                        ids.append(cid)
+                    except Exception as exc:  # an unreadable image: report it, go on
+                        report.failed[cid] = f"unreadable image ({type(exc).__name__})"
+                fill(2 * batch)  # the next batch decodes while the model runs
+                if not ids:
+                    continue
+                pixels = torch.from_numpy(np.stack(arrays))
+                vectors = _encode(model, pixels, report)
+                store.add(ids, vectors)
+                report.embedded += len(ids)
+                done = report.embedded + len(report.failed)
+                progress(Progress("embed", done, total, rate=meter.update(done)))
+        except BaseException:
+            for _, future in ahead:
+                future.cancel()
+            raise
+        finally:
+            report.seconds = time.perf_counter() - started
+    store.compact()
+    return report
+
+
+def _encode(model: ClipModel, pixels, report: EmbedReport) -> np.ndarray:
+    """Encode, halving the batch on out-of-memory until it fits (the run goes on)."""
+    import torch
+
+    try:
+        size = report.batch_size
+        parts = []
+        for start in range(0, len(pixels), size):
+            parts.append(model.encode_pixels(pixels[start:start + size]))
+        return np.concatenate(parts)
+    except (RuntimeError, MemoryError) as exc:
+        if not _is_oom(exc) or report.batch_size == 1:
+            raise
+        if model.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+        report.batch_size = max(1, report.batch_size // 2)
+        return _encode(model, pixels, report)
+
+
+def embedder(settings):
+    """The embed step of a sync: loads the vision tower only when there is work for it."""
+
+    def run(covers: dict[str, Path], progress: ProgressCallback, cancel: CancelToken) -> EmbedReport:
+        from .preprocess import PREPROCESS_VERSION
+
+        model = ClipModel(settings, towers=())
+        store = EmbeddingStore(settings.paths, model.identity, PREPROCESS_VERSION)
+        try:
+            if all(cid in store for cid in covers):
+                return EmbedReport()
+            progress(Progress("embed", 0, 0, message=f"Loading {model.description}"))
+            return embed_covers(model, store, covers, progress, cancel, settings.batch_size)
+        finally:
+            store.close()
+
+    return run

@@ -1,0 +1,216 @@
+"""Ranking covers: a CoverIndex of normalised vectors, queries of text, covers and images.
+
+Query syntax: plain text ("blue cover with a cat") is one text query. Terms can be combined
+with + and -, each optionally weighted: `"sunset" + 0.5*"cat" - "text"`. `@COVER_ID` means
+"more like this cover", `image:PATH` an image file as the query.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CovertuiError, NothingIndexed
+
+_TERM = re.compile(
+    r"""\s*(?P<sign>[+-])?\s*(?:(?P<weight>\d+(?:\.\d+)?|\.\d+)\s*\*\s*)?"""
+    r"""(?:"(?P<text>[^"]*)"|@(?P<cover>[A-Za-z0-9]+)|image:(?:"(?P<qimage>[^"]+)"|(?P<image>\S+)))\s*"""
+)
+
+
+class QueryError(CovertuiError):
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Term:
+    kind: str  # "text", "cover" or "image"
+    value: str
+    weight: float = 1.0
+
+
+def parse_query(query: str) -> list[Term]:
+    query = query.strip()
+    if not query:
+        raise QueryError("Empty query.")
+    if not any(mark in query for mark in ('"', "@", "image:")):
+        return [Term("text", query)]
+    terms, pos = [], 0
+    while pos < len(query):
+        match = _TERM.match(query, pos)
+        if not match or match.end() == pos:
+            raise QueryError(f"Cannot read the query at {query[pos:pos + 20]!r}: use \"text\", @COVER_ID or "
+                             "image:PATH, joined by + or -.")
+        if terms and not match.group("sign"):
+            raise QueryError("Join query terms with + or -.")
+        weight = float(match.group("weight") or 1.0) * (-1.0 if match.group("sign") == "-" else 1.0)
+        if match.group("text") is not None:
+            if not match.group("text").strip():
+                raise QueryError("Empty text term \"\".")
+            terms.append(Term("text", match.group("text"), weight))
+        elif match.group("cover"):
+            terms.append(Term("cover", match.group("cover"), weight))
+        else:
+            terms.append(Term("image", match.group("qimage") or match.group("image"), weight))
+        pos = match.end()
+    return terms
+
+
+class CoverIndex:
+    """Normalised vectors of the indexed covers; ranks by cosine similarity with a partial sort."""
+
+    def __init__(self, ids: list[str], vectors: np.ndarray) -> None:
+        self.ids = list(ids)
+        self.row = {cid: i for i, cid in enumerate(self.ids)}
+        matrix = np.asarray(vectors, dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True) if len(matrix) else None
+        self.matrix = np.ascontiguousarray(matrix / np.maximum(norms, 1e-12)) if norms is not None else matrix
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def vector(self, cover_id: str) -> np.ndarray | None:
+        row = self.row.get(cover_id)
+        return None if row is None else self.matrix[row]
+
+    def mask(self, allowed: set[str] | None) -> np.ndarray | None:
+        if allowed is None:
+            return None
+        mask = np.zeros(len(self.ids), dtype=bool)
+        rows = [self.row[c] for c in allowed if c in self.row]
+        mask[rows] = True
+        return mask
+
+    def rank(self, query: np.ndarray, top: int = 50, mask: np.ndarray | None = None,
+             exclude: str | None = None) -> list[tuple[str, float]]:
+        if not len(self.ids):
+            return []
+        scores = self.matrix @ np.asarray(query, dtype=np.float32)
+        if mask is not None:
+            scores = np.where(mask, scores, -np.inf)
+        if exclude is not None and exclude in self.row:
+            scores[self.row[exclude]] = -np.inf
+        k = min(top, len(scores))
+        best = np.argpartition(-scores, k - 1)[:k]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(self.ids[i], float(scores[i])) for i in best if np.isfinite(scores[i])]
+
+
+@dataclass
+class Hit:
+    cover: str
+    score: float
+    path: str | None
+    url: str
+    tracks: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"score": round(self.score, 6), "cover": self.cover, "path": self.path, "url": self.url,
+                "tracks": self.tracks}
+
+
+@dataclass
+class SearchResult:
+    query: str
+    hits: list[Hit]
+    elapsed_ms: float
+
+
+class Searcher:
+    """The search service: a model (text tower first), the index, and the catalog's covers."""
+
+    def __init__(self, settings, model=None, allow_download: bool = True) -> None:
+        from .catalog import Catalog
+        from .embed.model import ClipModel
+        from .embed.preprocess import PREPROCESS_VERSION
+        from .embed.store import EmbeddingStore
+
+        self.settings = settings
+        self.model = model or ClipModel(settings, towers=("text",), allow_download=allow_download)
+        self.store = EmbeddingStore(settings.paths, self.model.identity, PREPROCESS_VERSION)
+        with Catalog(settings.paths) as catalog:
+            self.covers = catalog.covers()
+        self._build()
+
+    def _build(self) -> None:
+        self.index = CoverIndex(*self.store.matrix())
+        self._masks: dict[tuple[str, ...], np.ndarray] = {}
+
+    def source_mask(self, sources: list[str] | None) -> np.ndarray:
+        """Rows of covers held by the given sources (all synced sources by default)."""
+        key = tuple(sorted(sources)) if sources is not None else ("*",)
+        if key not in self._masks:
+            wanted = set(sources or ())
+            self._masks[key] = self.index.mask(
+                {cid for cid, c in self.covers.items() if sources is None or c.sources & wanted})
+        return self._masks[key]
+
+    @property
+    def indexed(self) -> int:
+        """Synced covers that have a vector."""
+        return int(self.source_mask(None).sum()) if len(self.index) else 0
+
+    def reload(self) -> int:
+        """Pick up covers embedded since the index was built (by a sync here or elsewhere)."""
+        from .catalog import Catalog
+
+        added = self.store.refresh()
+        with Catalog(self.settings.paths) as catalog:
+            self.covers = catalog.covers()
+        self._build()
+        return added
+
+    def query_vector(self, terms: list[Term]) -> np.ndarray:
+        total = np.zeros(self.model.dim, dtype=np.float32)
+        texts = [t for t in terms if t.kind == "text"]
+        if texts:
+            vectors = self.model.encode_text([t.value for t in texts])
+            for term, vec in zip(texts, vectors):
+                total += term.weight * vec
+        for term in terms:
+            if term.kind == "cover":
+                vec = self.index.vector(term.value)
+                if vec is None:
+                    raise QueryError(f"Cover {term.value} is not indexed for this model.")
+                total += term.weight * vec
+            elif term.kind == "image":
+                total += term.weight * self._image_vector(Path(term.value).expanduser())
+        norm = np.linalg.norm(total)
+        if norm < 1e-9:
+            raise QueryError("The query terms cancel out.")
+        return total / norm
+
+    def _image_vector(self, path: Path) -> np.ndarray:
+        import torch
+
+        from .embed.preprocess import load_pixels
+
+        try:
+            pixels = load_pixels(path, self.model.spec)
+        except (OSError, ValueError) as exc:
+            raise QueryError(f"Cannot read image {path}: {exc}") from None
+        return self.model.encode_pixels(torch.from_numpy(np.ascontiguousarray(pixels[None])))[0]
+
+    def search(self, query: str, top: int = 50, sources: list[str] | None = None) -> SearchResult:
+        if not self.indexed:
+            raise NothingIndexed(
+                f"No covers are embedded for {self.model.name} yet: run `covertui sync` first."
+                if not self.covers else
+                f"None of the {len(self.covers)} synced covers has a vector for {self.model.name}: run `covertui sync`."
+            )
+        terms = parse_query(query)
+        started = time.perf_counter()
+        vector = self.query_vector(terms)
+        single_cover = terms[0].value if len(terms) == 1 and terms[0].kind == "cover" else None
+        ranked = self.index.rank(vector, top, self.source_mask(sources or None), exclude=single_cover)
+        elapsed = (time.perf_counter() - started) * 1000
+        hits = []
+        for cid, score in ranked:
+            cover = self.covers.get(cid)
+            hits.append(Hit(cid, score, str(cover.path) if cover and cover.path else None,
+                            cover.url if cover else "", [t.to_dict() for t in cover.tracks] if cover else []))
+        return SearchResult(query, hits, elapsed)
