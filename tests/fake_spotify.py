@@ -218,6 +218,7 @@ class FakeSpotify:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in separate writes
 
             def log_message(self, *args) -> None:
                 pass
@@ -425,11 +426,16 @@ def main() -> None:
     parser.add_argument("--playlists", type=int, default=3)
     parser.add_argument("--liked", type=int, default=60)
     parser.add_argument("--image-delay", type=float, default=0.0)
+    parser.add_argument("--texture", action="store_true", help="covers with real covers' JPEG sizes (slower)")
     parser.add_argument("--ready-file", help="write the server's URLs here as JSON once listening")
     args = parser.parse_args()
     fake = FakeSpotify(standard_library(args.tracks, args.covers, args.playlists, args.liked),
-                       image_delay=args.image_delay, port=args.port)
-    info = {"url": fake.url, "env": fake.env()}
+                       image_delay=args.image_delay, port=args.port, texture=args.texture)
+    for h in fake.library.covers:  # render every cover before saying we are ready
+        fake.image(h, 300)
+        fake.image(h, 640)
+    sizes = {s: sum(len(fake.image(h, s)) for h in fake.library.covers) for s in (300, 640)}
+    info = {"url": fake.url, "env": fake.env(), "bytes": sizes, "token": fake.issue_token()}
     if args.ready_file:
         with open(args.ready_file + ".tmp", "w") as f:
             json.dump(info, f)

@@ -107,10 +107,11 @@ class Hit:
     path: str | None
     url: str
     tracks: list[dict] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"score": round(self.score, 6), "cover": self.cover, "path": self.path, "url": self.url,
-                "tracks": self.tracks}
+                "tracks": self.tracks, "sources": self.sources}
 
 
 @dataclass
@@ -212,5 +213,6 @@ class Searcher:
         for cid, score in ranked:
             cover = self.covers.get(cid)
             hits.append(Hit(cid, score, str(cover.path) if cover and cover.path else None,
-                            cover.url if cover else "", [t.to_dict() for t in cover.tracks] if cover else []))
+                            cover.url if cover else "", [t.to_dict() for t in cover.tracks] if cover else [],
+                            sorted(cover.sources) if cover else []))
         return SearchResult(query, hits, elapsed)

@@ -1,0 +1,114 @@
+"""Search latency (p50/p95) at 10,000 and 100,000 covers, text encoding included; ranking alone;
+peak memory of a search-only process. Baseline in the same run: the original tool's way, the full
+CLIPModel's get_text_features and a full argsort of all scores.
+Targets on CPU with ViT-B/32 shapes: p50 <= 20 ms at 10,000; ranking alone <= 10 ms at 100,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import checkpoint
+
+QUERIES = ["blue cover with a cat", "sunset over the sea", "black and white portrait", "neon city at night",
+           "a red car", "hand drawn flowers", "orange cover", "two people on a beach", "retro pixel art",
+           "a dog with sunglasses"]
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    return float(np.percentile(samples, 50)), float(np.percentile(samples, 95))
+
+
+def settings_for(path: Path, dtype: str | None):
+    from covertui.config import load_settings
+
+    home = Path(tempfile.mkdtemp(prefix="covertui-search-"))
+    settings = load_settings(environ={"COVERTUI_HOME": str(home)}, cwd=home)
+    return dataclasses.replace(settings, model=str(path), device="cpu", dtype=dtype)
+
+
+def memory(path: Path, towers: str, n: int) -> float:
+    """Peak RSS (MiB) of a fresh process that loads the given towers and an index of n covers."""
+    code = f"""
+import resource, numpy as np, dataclasses, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from search_latency import settings_for
+from covertui.embed.model import ClipModel
+from covertui.search import CoverIndex
+from pathlib import Path
+model = ClipModel(settings_for(Path({str(path)!r}), None), towers={tuple(towers.split(','))!r})
+index = CoverIndex([str(i) for i in range({n})], np.random.default_rng(0).normal(size=({n}, model.dim)).astype(np.float16))
+index.rank(model.encode_text(["a cat"])[0], 50)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--shape", default="vit-b32", choices=["vit-b32", "vit-l14"])
+    parser.add_argument("--queries", type=int, default=60)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "covertui-bench")
+    args = parser.parse_args()
+
+    import torch
+    from transformers import AutoTokenizer, CLIPModel
+
+    from covertui.embed.model import ClipModel
+    from covertui.search import CoverIndex
+
+    path = checkpoint(args.work, args.shape)
+    model = ClipModel(settings_for(path, None), towers=("text",))
+    print(f"model: {model.description} (text tower only)")
+    rng = np.random.default_rng(0)
+    full = CLIPModel.from_pretrained(path).eval()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    results = {}
+    for n in (10_000, 100_000):
+        index = CoverIndex([f"c{i}" for i in range(n)], rng.normal(size=(n, model.dim)).astype(np.float16))
+        mask = np.ones(n, dtype=bool)
+        total, rank_only, naive = [], [], []
+        for q in range(args.queries):
+            text = f"{QUERIES[q % len(QUERIES)]} {q}"  # a new text each time: no cache hits
+            started = time.perf_counter()
+            vector = model.encode_text([text])[0]
+            index.rank(vector, 50, mask)
+            total.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            index.rank(vector, 50, mask)
+            rank_only.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            with torch.no_grad():
+                feats = full.get_text_features(**tokenizer([text + "!"], return_tensors="pt")).pooler_output
+                feats = (feats / feats.norm(dim=-1, keepdim=True))[0].numpy()
+            np.argsort(-(index.matrix @ feats))[:50]
+            naive.append((time.perf_counter() - started) * 1000)
+        results[n] = (percentiles(total), percentiles(rank_only), percentiles(naive))
+        (p50, p95), (r50, r95), (b50, b95) = results[n]
+        print(f"{n:>7} covers: search p50 {p50:6.1f} ms, p95 {p95:6.1f} ms | ranking alone p50 {r50:5.1f} ms, "
+              f"p95 {r95:5.1f} ms | baseline p50 {b50:6.1f} ms -> {b50 / p50:.1f}x faster")
+    cached = []
+    for q in range(args.queries):
+        started = time.perf_counter()
+        model.encode_text([QUERIES[q % len(QUERIES)]])
+        cached.append((time.perf_counter() - started) * 1000)
+    print(f"repeated query text (cached embedding): p50 {percentiles(cached)[0]:.3f} ms")
+    text_only = memory(path, "text", 100_000)
+    both = memory(path, "vision,text", 100_000)
+    print(f"peak memory, search-only process with 100,000 covers: {text_only:.0f} MiB "
+          f"(loading both towers: {both:.0f} MiB, {both / text_only:.2f}x)")
+    print(json.dumps({str(k): v for k, v in results.items()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,260 @@
+"""The app, driven with Textual's Pilot against the fake Spotify and the tiny model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import pytest
+from textual_image.widget import UnicodeImage
+
+from conftest import login
+from fake_spotify import PREFIX, cover_hash
+from covertui.embed.pipeline import embedder
+from covertui.search import Searcher
+from covertui.sync import Selection, sync
+from covertui.ui.app import CovertuiApp
+from covertui.ui.screens import AuthScreen, DetailsScreen, HelpScreen, SetupScreen
+from covertui.ui.widgets import CoverGrid, CoverTile, WorkPanel
+
+SIZE = (150, 48)
+
+
+def cover_id(n: int) -> str:
+    return PREFIX[300] + cover_hash(n)
+
+
+def make_app(settings) -> CovertuiApp:
+    return CovertuiApp(settings, UnicodeImage, "unicode")
+
+
+async def until(pilot, predicate, timeout: float = 30.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not met in time")
+
+
+async def type_text(pilot, text: str) -> None:
+    await pilot.press(*[{" ": "space"}.get(ch, ch) for ch in text])
+
+
+@pytest.fixture
+def synced(fake, settings, logged_in):
+    sync(settings, Selection(all=True), embed=embedder(settings))
+    return settings
+
+
+def tiles(app) -> list[str]:
+    return [t.hit.cover for t in app.query(CoverTile)]
+
+
+def test_importing_the_app_and_cli_imports_no_torch():
+    code = ("import sys, covertui.cli, covertui.ui.app; "
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+async def test_search_shows_the_expected_covers_and_keys_move(synced):
+    app = make_app(synced)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.searcher is not None)
+        await type_text(pilot, "a blue cover")
+        await until(pilot, lambda: len(tiles(app)) == 40)
+        expected = [h.cover for h in Searcher(synced).search("a blue cover", top=60).hits]
+        assert tiles(app) == expected
+        assert "covers indexed" in str(app.query_one("#status").render())
+        await pilot.press("down")
+        grid = app.query_one(CoverGrid)
+        assert app.focused is grid and grid.selected == 0
+        await pilot.press("right", "l")
+        assert grid.selected == 2
+        await pilot.press("j")
+        assert grid.selected == 2 + grid.columns
+        await pilot.press("k", "h")
+        assert grid.selected == 1
+        await pilot.press("slash")
+        assert app.focused is app.query_one("#query")
+        await pilot.press("down", "escape")
+        assert app.focused is app.query_one("#query")
+
+
+async def test_typing_never_triggers_bindings(synced):
+    app = make_app(synced)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "quiet yoyo? mosaic /s")
+        await pilot.pause(0.3)
+        assert app.is_running and not isinstance(app.screen, HelpScreen)
+        assert app.query_one("#query").value == "quiet yoyo? mosaic /s"
+        assert app.clipboard == "" and app.work_cancel is None
+
+
+async def test_y_copies_the_track_url_and_notifies(synced):
+    app = make_app(synced)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.searcher is not None)
+        await type_text(pilot, "red")
+        await pilot.press("enter")
+        await until(pilot, lambda: tiles(app))
+        await pilot.press("down", "y")
+        hit = app.query_one(CoverGrid).current
+        assert app.clipboard == hit.tracks[0]["url"]
+        assert any(hit.tracks[0]["url"] in n.message for n in app._notifications)
+        await pilot.press("Y")
+        assert app.clipboard == hit.tracks[0]["album_url"]
+
+
+async def test_enter_opens_details_with_every_track(synced):
+    app = make_app(synced)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.searcher is not None)
+        await type_text(pilot, "green")
+        await until(pilot, lambda: tiles(app))
+        await pilot.press("down", "enter")
+        assert isinstance(app.screen, DetailsScreen)
+        hit = app.screen.hit
+        assert len(hit.tracks) == 3
+        await pilot.press("down", "y")
+        assert app.clipboard == hit.tracks[1]["url"]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DetailsScreen)
+
+
+async def test_more_like_this(synced):
+    app = make_app(synced)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.searcher is not None)
+        await type_text(pilot, "cat")
+        await until(pilot, lambda: tiles(app))
+        await pilot.press("down")
+        first = app.query_one(CoverGrid).current.cover
+        await pilot.press("m")
+        await until(pilot, lambda: tiles(app) and tiles(app)[0] != first)
+        assert app.query_one("#query").value == f"@{first}" and first not in tiles(app)
+
+
+async def test_unchecking_a_source_removes_its_covers(fake, settings, logged_in):
+    fake.library.playlists[0].entries = fake.library.playlists[0].entries[:3]  # covers 0, 1, 2
+    fake.library.liked = []
+    sync(settings, Selection(all=True), embed=embedder(settings))
+    app = make_app(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.searcher is not None)
+        await type_text(pilot, "blue")
+        await until(pilot, lambda: len(tiles(app)) == 40)
+        picker = app.query_one("#sources")
+        for sid in ("playlist000000000001abcd", "playlist000000000002abcd"):
+            picker.deselect(sid)
+        await until(pilot, lambda: set(tiles(app)) == {cover_id(0), cover_id(1), cover_id(2)})
+
+
+async def test_query_typed_before_the_model_is_ready_runs_when_it_is(synced, monkeypatch):
+    import covertui.search as search
+
+    real = search.Searcher.__init__
+    release = threading.Event()
+
+    def held_back(self, *args, **kwargs):  # the model loads only when the test says so
+        release.wait(30)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(search.Searcher, "__init__", held_back)
+    app = make_app(synced)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "sunset")
+        await pilot.pause(0.3)
+        assert app.searcher is None and "runs when it is ready" in str(app.query_one("#status").render())
+        release.set()
+        await until(pilot, lambda: len(tiles(app)) == 40)
+
+
+async def test_sync_worker_shows_progress_and_fills_the_grid(fake, settings, logged_in, monkeypatch):
+    shown = []
+    real_report = WorkPanel.report
+
+    def report(panel, progress):
+        real_report(panel, progress)
+        shown.append((progress.stage, panel.display, str(panel.query_one("#work-label").render())))
+
+    monkeypatch.setattr(WorkPanel, "report", report)
+    app = make_app(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(app.sources) == 4)  # sources refreshed from Spotify
+        await until(pilot, lambda: len(app.query_one("#sources").selected) == 4)
+        await type_text(pilot, "blue")
+        await pilot.press("escape")
+        app.query_one("#sources").focus()  # s is a key binding outside the input
+        await pilot.press("s")
+        await until(pilot, lambda: any("40 covers" in n.message for n in app._notifications), 60)
+        assert {"download", "embed"} <= {stage for stage, _, _ in shown}
+        assert all(display for _, display, _ in shown)
+        assert any(label.startswith("Downloading covers 40/40") for _, _, label in shown)
+        assert not app.query_one(WorkPanel).display
+        await until(pilot, lambda: len(tiles(app)) == 40)
+
+
+async def test_sync_can_be_cancelled_and_keeps_finished_work(fake, settings, logged_in):
+    fake.image_delay = 0.3
+    app = make_app(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(app.query_one("#sources").selected) == 4)
+        app.query_one("#sources").focus()
+        await pilot.press("s")
+        await until(pilot, lambda: "Downloading" in str(app.query_one("#work-label").render()))
+        await pilot.press("c")
+        await until(pilot, lambda: app.work_cancel is None, 20)
+        assert any("Cancelled" in n.message for n in app._notifications)
+    kept = list(settings.paths.covers_dir.glob("*.jpg"))
+    assert len(kept) < 40 and not list(settings.paths.covers_dir.glob(".*"))
+
+
+async def test_first_run_without_credentials_shows_the_setup_guide(make_settings):
+    app = make_app(make_settings(SPOTIPY_CLIENT_ID=""))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, SetupScreen)
+        text = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        assert "SPOTIPY_CLIENT_ID" in text and "127.0.0.1:8888/callback" in text
+
+
+async def test_login_screen_completes_by_paste(fake, settings):
+    import requests
+
+    app = make_app(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, AuthScreen))
+        screen = app.screen
+        await pilot.press("y")
+        assert app.clipboard == screen.flow.authorize_url
+        location = requests.get(screen.flow.authorize_url, allow_redirects=False, timeout=5).headers["Location"]
+        screen.query_one("#auth-input").value = location
+        screen.query_one("#auth-input").focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, AuthScreen))
+        await until(pilot, lambda: len(app.sources) == 4)
+        assert any("Logged in" in n.message for n in app._notifications)
+
+
+async def test_empty_state_says_what_to_do(fake, settings, logged_in):
+    app = make_app(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "press s to sync" in str(app.query_one("#empty").render())
+
+
+async def test_quit_during_sync_is_prompt(fake, settings, logged_in):
+    import time
+
+    fake.image_delay = 0.5
+    app = make_app(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(app.query_one("#sources").selected) == 4)
+        app.query_one("#sources").focus()
+        await pilot.press("s")
+        await until(pilot, lambda: "Downloading" in str(app.query_one("#work-label").render()))
+        started = time.monotonic()
+        await pilot.press("q")
+    assert time.monotonic() - started < 3

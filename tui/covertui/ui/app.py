@@ -1,0 +1,399 @@
+"""covertui's full-screen app: query input, source picker, cover grid, background work.
+
+Heavy imports (torch, transformers) happen only in worker threads, after the first frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from functools import partial
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual._callback import invoke
+from textual.containers import Horizontal
+from textual.css.query import NoMatches
+from textual.widgets import Footer, Input, SelectionList, Static
+from textual.widgets.selection_list import Selection as PickerItem
+from textual.worker import get_current_worker
+
+from ..catalog import Catalog
+from ..config import Settings
+from ..errors import CovertuiError
+from ..progress import CancelToken
+from ..spotify.auth import TokenStore, setup_guide
+from .screens import AuthScreen, DetailsScreen, HelpScreen, SetupScreen
+from .widgets import CoverGrid, WorkPanel, clean
+
+DEBOUNCE = 0.15
+TOP = 60
+THUMB = 192
+EMPTY = "Nothing synced yet. Check sources on the left (space), then press s to sync."
+
+
+def thumbnail(path: str | None):
+    """A small decoded copy of a cover (done in a worker, off the UI thread)."""
+    if not path:
+        return None
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img.draft("RGB", (THUMB, THUMB))
+            img = img.convert("RGB")
+            img.thumbnail((THUMB, THUMB))
+            return img
+    except Exception:
+        return None
+
+
+class CovertuiApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "covertui"
+    BINDINGS = [
+        Binding("slash", "focus_search", "Search"),
+        Binding("enter", "details", "Details", show=False),
+        Binding("y", "copy('url')", "Copy URL"),
+        Binding("Y", "copy('album_url')", "Copy album"),
+        Binding("m", "more_like_this", "More like this"),
+        Binding("o", "open", "Open"),
+        Binding("s", "sync", "Sync"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("p", "focus_picker", "Sources"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, settings: Settings, image_class, protocol: str = "") -> None:
+        super().__init__()
+        self.settings = settings
+        self.image_class = image_class
+        self.protocol = protocol
+        self.searcher = None
+        self.pending: str | None = None
+        self.work_cancel: CancelToken | None = None
+        self.sources: dict = {}
+        self.last_ms: float | None = None
+        self.status_note = "loading the model…"
+        self._debounce = None
+        self._last_reload = 0.0
+
+    def ui(self, callback, *args) -> None:
+        """From a worker thread: run `callback(*args)` on the UI thread, without waiting for it.
+
+        Dropped once the app is closing, so a worker finishing late neither blocks nor touches
+        widgets that are gone.
+        """
+        loop = self._loop
+        if loop is None or self._closing or self._closed:
+            return
+
+        async def run() -> None:
+            if self._closing or self._closed:
+                return
+            with self._context():
+                try:
+                    await invoke(partial(callback, *args))
+                except NoMatches:
+                    pass
+
+        asyncio.run_coroutine_threadsafe(run(), loop)
+
+    # layout --------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder='Search covers: "blue cover with a cat"   (? for help)', id="query")
+        with Horizontal(id="body"):
+            yield SelectionList[str](id="sources")
+            yield CoverGrid(self.image_class, id="grid")
+        yield WorkPanel(id="work")
+        yield Static("", id="status")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.query_one("#sources").border_title = "Sources"
+        self.query_one("#query", Input).focus()
+        self.load_sources()
+        await self.query_one(CoverGrid).show([], [], EMPTY if not self._has_covers() else "Type to search.")
+        self.update_status()
+        self.load_model()
+        if not self.settings.has_credentials:
+            self.push_screen(SetupScreen(setup_guide(self.settings)))
+        elif TokenStore(self.settings.paths.token_file).load() is None:
+            self.show_login()
+        else:
+            self.refresh_sources()
+
+    def _has_covers(self) -> bool:
+        return self.settings.paths.covers_dir.is_dir() and any(self.settings.paths.covers_dir.iterdir()) or any(
+            s.kind == "folder" for s in self.sources.values())
+
+    # sources -------------------------------------------------------------------
+    def load_sources(self) -> None:
+        with Catalog(self.settings.paths) as catalog:
+            self.sources = catalog.sources()
+            checked = set(catalog.selection())
+        picker = self.query_one("#sources", SelectionList)
+        picker.clear_options()
+        for source in self.sources.values():
+            label = f"{clean(source.name)} ({source.tracks})"
+            if not source.readable:
+                label += " — unavailable"
+            picker.add_option(PickerItem(label, source.id, source.id in checked, disabled=not source.readable))
+
+    @work(thread=True, exclusive=True, group="sources")
+    def refresh_sources(self) -> None:
+        from ..spotify.library import SpotifyLibrary
+
+        try:
+            listed = SpotifyLibrary(self.settings).sources()
+        except CovertuiError as exc:
+            self.ui(self.notify, str(exc), title="Spotify", severity="warning", timeout=10)
+            return
+        with Catalog(self.settings.paths) as catalog:
+            catalog.save_sources([s for s in listed if s.kind == "liked"])
+            catalog.save_sources([s for s in listed if s.kind == "playlist"], replace_kind="playlist")
+            if not catalog.selection():
+                catalog.save_selection([s.id for s in listed if s.readable])
+        self.ui(self.load_sources)
+
+    @on(SelectionList.SelectedChanged, "#sources")
+    def sources_changed(self) -> None:
+        with Catalog(self.settings.paths) as catalog:
+            catalog.save_selection(self.checked_sources)
+        self.search_now()
+
+    @property
+    def checked_sources(self) -> list[str]:
+        return list(self.query_one("#sources", SelectionList).selected)
+
+    # model and search ------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="model")
+    def load_model(self) -> None:
+        from ..search import Searcher
+
+        try:
+            searcher = Searcher(self.settings)
+        except CovertuiError as exc:
+            self.ui(self._model_failed, str(exc))
+            return
+        self.ui(self._model_ready, searcher)
+
+    def _model_failed(self, message: str) -> None:
+        self.status_note = "model not loaded"
+        self.update_status()
+        self.notify(message, title="Model", severity="error", timeout=15)
+
+    def _model_ready(self, searcher) -> None:
+        self.searcher = searcher
+        self.status_note = ""
+        self.update_status()
+        if self.pending is not None:
+            self.search_now()
+
+    def update_status(self) -> None:
+        parts = []
+        if self.searcher is not None:
+            parts.append(self.searcher.model.description)
+            parts.append(f"{self.searcher.indexed} covers indexed")
+        if self.last_ms is not None:
+            parts.append(f"last search {self.last_ms:.0f} ms")
+        if self.status_note:
+            parts.append(self.status_note)
+        parts.append(f"graphics: {self.protocol}")
+        self.query_one("#status", Static).update(" · ".join(parts))
+
+    @on(Input.Changed, "#query")
+    def query_changed(self, event: Input.Changed) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(DEBOUNCE, self.search_now)
+
+    @on(Input.Submitted, "#query")
+    def query_submitted(self) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self.search_now()
+
+    def search_now(self) -> None:
+        text = self.query_one("#query", Input).value.strip()
+        if not text:
+            return
+        if self.searcher is None:
+            self.pending = text
+            self.status_note = "loading the model… your search runs when it is ready"
+            self.update_status()
+            return
+        self.pending = None
+        self.run_search(text, self.checked_sources)
+
+    @work(thread=True, exclusive=True, group="search")
+    def run_search(self, text: str, sources: list[str]) -> None:
+        worker = get_current_worker()
+        try:
+            result = self.searcher.search(text, top=TOP, sources=sources or ["-none-"])
+        except CovertuiError as exc:
+            if not worker.is_cancelled:
+                self.ui(self._search_failed, str(exc))
+            return
+        thumbs = []
+        for hit in result.hits:
+            if worker.is_cancelled:  # a newer keystroke won
+                return
+            thumbs.append(thumbnail(hit.path))
+        if not worker.is_cancelled:
+            self.ui(self._show_results, result, thumbs)
+
+    async def _search_failed(self, message: str) -> None:
+        await self.query_one(CoverGrid).show([], [], message)
+
+    async def _show_results(self, result, thumbs) -> None:
+        self.last_ms = result.elapsed_ms
+        empty = "No covers in the checked sources." if self.checked_sources else "Check a source on the left."
+        await self.query_one(CoverGrid).show(result.hits, thumbs, empty)
+        self.update_status()
+
+    # keys ------------------------------------------------------------------------
+    def on_key(self, event) -> None:
+        focused = self.focused
+        if event.key == "down" and focused is self.query_one("#query"):
+            self.query_one(CoverGrid).focus()
+            event.stop()
+        elif event.key == "escape" and focused is not self.query_one("#query") and self.screen is self.screen_stack[0]:
+            self.action_focus_search()
+            event.stop()
+
+    def action_focus_search(self) -> None:
+        self.query_one("#query", Input).focus()
+
+    def action_focus_picker(self) -> None:
+        self.query_one("#sources").focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    @property
+    def current(self):
+        return self.query_one(CoverGrid).current
+
+    def action_details(self) -> None:
+        if self.current is not None:
+            self.push_screen(DetailsScreen(self.current, {sid: s.name for sid, s in self.sources.items()}))
+
+    def action_copy(self, field: str) -> None:
+        hit = self.current
+        if hit is None:
+            return
+        if not hit.tracks:
+            self.copy_url(hit.path or "", "file path")
+            return
+        self.copy_url(hit.tracks[0].get(field) or "", "album URL" if field == "album_url" else "track URL")
+
+    def copy_url(self, url: str, what: str) -> None:
+        if not url:
+            self.notify(f"No {what} for this cover.", severity="warning")
+            return
+        self.copy_to_clipboard(url)  # OSC 52: reaches the local clipboard over SSH too
+        self.notify(f"Copied {what}: {url}", title="Clipboard")
+
+    def action_more_like_this(self) -> None:
+        if self.current is not None:
+            self.query_one("#query", Input).value = f"@{self.current.cover}"
+            self.search_now()
+
+    def action_open(self) -> None:
+        hit = self.current
+        if hit is not None and hit.tracks:
+            self.open_link(hit.tracks[0]["url"])
+
+    def open_link(self, url: str) -> None:
+        if sys.platform != "darwin" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            self.copy_url(url, "track URL (no display here to open it)")
+            return
+        self.open_url(url)
+
+    # login -----------------------------------------------------------------------
+    def show_login(self) -> None:
+        from ..spotify.auth import LoginFlow
+
+        def done(logged_in) -> None:
+            if logged_in:
+                self.notify("Logged in to Spotify.", title="Spotify")
+                self.refresh_sources()
+
+        self.push_screen(AuthScreen(LoginFlow(self.settings)), done)
+
+    # sync --------------------------------------------------------------------------
+    def action_sync(self) -> None:
+        if self.work_cancel is not None:
+            self.notify("A sync is already running (c cancels it).")
+            return
+        checked = [self.sources[s] for s in self.checked_sources if s in self.sources]
+        if not checked:
+            self.notify("Check at least one source on the left first.", severity="warning")
+            return
+        from ..sync import Selection
+
+        selection = Selection(liked=any(s.kind == "liked" for s in checked),
+                              playlists=[s.id for s in checked if s.kind == "playlist"],
+                              folders=[s.url for s in checked if s.kind == "folder"])
+        self.work_cancel = CancelToken()
+        self.query_one(WorkPanel).display = True
+        self.run_sync(selection, self.work_cancel)
+
+    def action_cancel(self) -> None:
+        if self.work_cancel is not None:
+            self.work_cancel.cancel()
+            self.notify("Cancelling: finished work is kept.")
+
+    @work(thread=True, exclusive=True, group="sync")
+    def run_sync(self, selection, cancel: CancelToken) -> None:
+        from ..embed.pipeline import embedder
+        from ..sync import sync
+
+        def progress(p) -> None:
+            self.ui(self.query_one(WorkPanel).report, p)
+            if p.stage == "embed" and time.monotonic() - self._last_reload > 2:
+                self._last_reload = time.monotonic()
+                self.ui(self.reload_index)  # results grow as covers are embedded
+
+        try:
+            summary = sync(self.settings, selection, progress=progress, cancel=cancel, embed=embedder(self.settings))
+            message = (f"{summary.covers} covers: {summary.downloaded} downloaded, {summary.embedded} embedded, "
+                       f"{len(summary.failed)} failed.")
+            severity = "information"
+        except CovertuiError as exc:
+            message, severity = str(exc), "warning"
+        self.ui(self._sync_finished, message, severity)
+
+    def _sync_finished(self, message: str, severity: str) -> None:
+        self.work_cancel = None
+        self.query_one(WorkPanel).display = False
+        self.notify(message, title="Sync", severity=severity, timeout=10)
+        self.load_sources()
+        self.reload_index()
+
+    @work(thread=True, exclusive=True, group="reload")
+    def reload_index(self) -> None:
+        if self.searcher is None:
+            return
+        self.searcher.reload()
+        self.ui(self.update_status)
+        self.ui(self.search_now)
+
+    async def action_quit(self) -> None:
+        if self.work_cancel is not None:
+            self.work_cancel.cancel()  # workers stop between files/batches; finished work is kept
+        self.exit()
+
+
+def run_app(settings: Settings, graphics: str | None = None) -> int:
+    from .graphics import image_widget_class, protocol_name
+
+    image_class = image_widget_class(graphics or settings.graphics)
+    app = CovertuiApp(settings, image_class, protocol_name(image_class))
+    app.run()
+    return app.return_code or 0
