@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--top", type=int, default=10, help="how many covers (default 10)")
     search.add_argument("--source", action="append", default=[], metavar="ID", help="only covers of this source")
     search.add_argument("--json", action="store_true", help="print one JSON object")
+    doctor = sub.add_parser("doctor", help="check terminal, clipboard, Spotify login, model and data")
+    doctor.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -199,7 +201,18 @@ def cmd_search(settings, args) -> int:
     return 0
 
 
-COMMANDS = {"auth": cmd_auth, "sources": cmd_sources, "sync": cmd_sync, "search": cmd_search}
+def cmd_doctor(settings, args) -> int:
+    from .doctor import render, run_checks
+
+    checks = run_checks(settings)
+    if args.json:
+        print(json.dumps([c.to_dict() for c in checks], ensure_ascii=False))
+    else:
+        print(render(checks))
+    return 1 if any(c.status == "error" for c in checks) else 0
+
+
+COMMANDS = {"auth": cmd_auth, "sources": cmd_sources, "sync": cmd_sync, "search": cmd_search, "doctor": cmd_doctor}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -199,9 +199,10 @@ class Searcher:
     def search(self, query: str, top: int = 50, sources: list[str] | None = None) -> SearchResult:
         if not self.indexed:
             raise NothingIndexed(
-                f"No covers are embedded for {self.model.name} yet: run `covertui sync` first."
+                f"No covers are embedded for {self.model.short_name} yet: run `covertui sync` first."
                 if not self.covers else
-                f"None of the {len(self.covers)} synced covers has a vector for {self.model.name}: run `covertui sync`."
+                f"None of the {len(self.covers)} synced covers has a vector for {self.model.short_name}: "
+                "run `covertui sync`."
             )
         terms = parse_query(query)
         started = time.perf_counter()

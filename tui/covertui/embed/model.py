@@ -163,8 +163,12 @@ class ClipModel:
             self.load(tower)
 
     @property
+    def short_name(self) -> str:
+        return Path(self.name).name if _is_local(self.name) else self.name
+
+    @property
     def description(self) -> str:
-        return f"{self.name} on {self.device} ({self.dtype_name})"
+        return f"{self.short_name} on {self.device} ({self.dtype_name})"
 
     def load(self, tower: str) -> None:
         """Load one tower ("vision" or "text") if it is not loaded yet."""

@@ -115,9 +115,11 @@ class CovertuiApp(App):
 
     async def on_mount(self) -> None:
         self.query_one("#sources").border_title = "Sources"
-        self.query_one("#query", Input).focus()
         self.load_sources()
-        await self.query_one(CoverGrid).show([], [], EMPTY if not self._has_covers() else "Type to search.")
+        has_covers = self._has_covers()
+        # Nothing synced yet: start in the picker, where space checks sources and s syncs.
+        self.query_one("#query" if has_covers else "#sources").focus()
+        await self.query_one(CoverGrid).show([], [], "Type to search." if has_covers else EMPTY)
         self.update_status()
         self.load_model()
         if not self.settings.has_credentials:

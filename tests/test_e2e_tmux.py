@@ -1,0 +1,116 @@
+"""The installed `covertui` in a real terminal (tmux), first run to copy, read with capture-pane."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+COVERTUI = str(Path(sys.executable).with_name("covertui"))
+
+
+class Terminal:
+    """One tmux session on a private server: type keys, read the screen."""
+
+    def __init__(self, name: str, tmp: Path) -> None:
+        self.socket = str(tmp / "tmux.sock")
+        self.name = name
+        subprocess.run(self._cmd("new-session", "-d", "-s", name, "-x", "150", "-y", "48", "bash --norc --noprofile"),
+                       check=True, env={**os.environ, "TERM": "xterm-256color"})
+        self._tmux("set-option", "-g", "set-clipboard", "on")
+
+    def _cmd(self, *args: str) -> list[str]:
+        return ["tmux", "-S", self.socket, *args]
+
+    def _tmux(self, *args: str) -> str:
+        return subprocess.run(self._cmd(*args), check=True, capture_output=True, text=True).stdout
+
+    def run(self, command: str) -> None:
+        self.keys(command, "Enter")
+
+    def keys(self, *keys: str) -> None:
+        self._tmux("send-keys", "-t", self.name, *keys)
+
+    def type(self, text: str) -> None:
+        self._tmux("send-keys", "-t", self.name, "-l", text)
+
+    def screen(self, joined: bool = False) -> str:
+        return self._tmux("capture-pane", "-p", "-t", self.name, *(["-J"] if joined else []))
+
+    def wait_for(self, text: str, timeout: float = 60, joined: bool = False) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen(joined)
+            if text in screen:
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never appeared; the screen was:\n{self.screen()}")
+
+    def close(self) -> None:
+        subprocess.run(self._cmd("kill-server"), capture_output=True)
+
+
+@pytest.fixture
+def terminal(tmp_path):
+    term = Terminal("covertui", tmp_path)
+    yield term
+    term.close()
+
+
+def exports(env: dict[str, str]) -> str:
+    return " ".join(f"{k}='{v}'" for k, v in env.items())
+
+
+def test_first_run_to_copy_in_a_real_terminal(fake, home, tmp_path, tiny_model, terminal):
+    base = {"COVERTUI_HOME": str(home), "COVERTUI_MODEL": str(tiny_model), "COVERTUI_DEVICE": "cpu",
+            "COVERTUI_DTYPE": "float32", "HF_HUB_OFFLINE": "1", "SPOTIPY_CLIENT_ID": ""}
+    terminal.run(f"cd {tmp_path} && export PS1='$ ' {exports(base)}")
+
+    # 1. No credentials: the app shows the setup guide.
+    terminal.run(COVERTUI)
+    screen = terminal.wait_for("Set up Spotify access")
+    assert "SPOTIPY_CLIENT_ID" in screen and "http://127.0.0.1:8888/callback" in screen
+    terminal.keys("q")
+    terminal.wait_for("$ ", timeout=10)
+
+    # 2. Credentials in the config .env; log in by pasting the redirected URL.
+    (home / "config").mkdir(parents=True, exist_ok=True)
+    env_lines = [f"{k}={v}" for k, v in fake.env().items()] + ["SPOTIPY_REDIRECT_URI=http://127.0.0.1:9/callback"]
+    (home / "config" / ".env").write_text("\n".join(env_lines) + "\n")
+    terminal.run("unset SPOTIPY_CLIENT_ID; clear")
+    terminal.run(f"{COVERTUI} auth")
+    screen = terminal.wait_for("/authorize?", joined=True)
+    url = next(line.strip() for line in screen.splitlines() if "/authorize?" in line)
+    location = requests.get(url, allow_redirects=False, timeout=5).headers["Location"]
+    terminal.type(location)
+    terminal.keys("Enter")
+    terminal.wait_for("Logged in.", timeout=30)
+
+    # 3. The app: picker lists the sources, s syncs with progress, a query shows covers, y copies.
+    terminal.run("clear")
+    fake.image_delay = 0.05
+    terminal.run(COVERTUI)
+    screen = terminal.wait_for("Playlist 2 (40)", timeout=8)
+    assert "Liked Songs (60)" in screen
+    terminal.wait_for("covers indexed")
+    terminal.keys("s")  # nothing synced yet: the picker has the focus
+    screen = terminal.wait_for("Downloading covers", timeout=30)
+    terminal.wait_for("40 covers: 40 downloaded, 40 embedded", timeout=120)
+    terminal.keys("/")
+    terminal.type("a blue cover")
+    screen = terminal.wait_for("Song ", timeout=30)
+    assert "40 covers indexed" in screen and "last search" in screen
+    terminal.keys("Down")  # separate keystrokes, as a person types them
+    time.sleep(0.3)
+    terminal.keys("y")
+    screen = terminal.wait_for("Copied track URL", timeout=10)
+    assert "https://open.spotify.com/track/track0" in terminal.screen(joined=True)
+    terminal.keys("q")
+    terminal.wait_for("$ ", timeout=10)

@@ -1,0 +1,182 @@
+"""`covertui doctor`: what a user needs to know when something looks wrong. Never prints secrets."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+from .config import Settings
+
+
+@dataclass
+class Check:
+    section: str
+    name: str
+    value: str
+    status: str = "ok"  # ok, warn, error, info
+    hint: str = ""
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _size(path: Path) -> tuple[int, int]:
+    files = total = 0
+    if path.is_dir():
+        for root, _, names in os.walk(path):
+            for name in names:
+                try:
+                    total += (Path(root) / name).stat().st_size
+                    files += 1
+                except OSError:
+                    pass
+    return files, total
+
+
+def _tmux_option(name: str) -> str | None:
+    try:
+        out = subprocess.run(["tmux", "show-options", "-gv", name], capture_output=True, text=True, timeout=3)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def terminal_checks(settings: Settings) -> list[Check]:
+    checks = [Check("terminal", "TERM", os.environ.get("TERM", "(unset)"), "info")]
+    in_tmux = bool(os.environ.get("TMUX"))
+    over_ssh = bool(os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_TTY"))
+    checks.append(Check("terminal", "session", ", ".join(
+        [w for w, on in (("tmux", in_tmux), ("SSH", over_ssh)) if on]) or "local", "info"))
+    from .ui.graphics import image_widget_class, protocol_name
+
+    protocol = protocol_name(image_widget_class(settings.graphics))
+    hint = ""
+    if protocol in ("halfcell", "unicode"):
+        hint = "Sharper covers need a terminal with sixel or kitty graphics (WezTerm, kitty, foot, iTerm2)."
+        if in_tmux:
+            hint += " In tmux: `set -g allow-passthrough on` (tmux >= 3.3) for kitty graphics."
+    checks.append(Check("terminal", "graphics", f"{protocol} (forced)" if settings.graphics != "auto" else protocol,
+                        "ok" if protocol in ("kitty", "sixel") else "warn" if sys.stdout.isatty() else "info", hint))
+    try:
+        from textual_image._terminal import get_cell_size
+
+        cell = get_cell_size()
+        checks.append(Check("terminal", "cell size", f"{cell.width}x{cell.height} px", "info"))
+    except Exception as exc:  # the query needs a real terminal
+        checks.append(Check("terminal", "cell size", f"unknown ({type(exc).__name__})", "info"))
+    if in_tmux:
+        clip = _tmux_option("set-clipboard")
+        checks.append(Check("clipboard", "tmux set-clipboard", clip or "unknown",
+                            "ok" if clip in ("on", "external") else "warn",
+                            "" if clip in ("on", "external") else "Add `set -g set-clipboard on` to ~/.tmux.conf so "
+                            "y/Y reach your clipboard (OSC 52)."))
+        passthrough = _tmux_option("allow-passthrough")
+        checks.append(Check("clipboard", "tmux allow-passthrough", passthrough or "unknown",
+                            "ok" if passthrough in ("on", "all") else "info",
+                            "" if passthrough in ("on", "all") else "`set -g allow-passthrough on` lets kitty "
+                            "graphics through tmux."))
+    else:
+        checks.append(Check("clipboard", "OSC 52", "used for y/Y (works over SSH in most terminals)", "info",
+                            "If copying does nothing, enable OSC 52 / clipboard access in your terminal's settings."))
+    return checks
+
+
+def spotify_checks(settings: Settings) -> list[Check]:
+    from .spotify.auth import TokenStore
+
+    checks = [
+        Check("spotify", "client id", "set" if settings.client_id else "missing",
+              "ok" if settings.client_id else "error",
+              "" if settings.client_id else f"Put SPOTIPY_CLIENT_ID in .env here or in {settings.paths.env_file}."),
+        Check("spotify", "login flow", "authorization code (client secret set)" if settings.client_secret else "PKCE",
+              "info"),
+        Check("spotify", "redirect URI", settings.redirect_uri,
+              "ok" if settings.redirect_uri.startswith("http://127.0.0.1") else "warn",
+              "" if settings.redirect_uri.startswith("http://127.0.0.1") else
+              "Spotify accepts loopback redirects only as http://127.0.0.1:PORT/..."),
+        Check("spotify", ".env files", ", ".join(str(p) for p in settings.env_files) or "none (environment only)",
+              "info"),
+    ]
+    token = TokenStore(settings.paths.token_file).load()
+    if token is None:
+        checks.append(Check("spotify", "login", "not logged in", "warn", "Run `covertui auth`."))
+    else:
+        mode = stat.S_IMODE(settings.paths.token_file.stat().st_mode)
+        left = token.get("expires_at", 0) - time.time()
+        state = f"access token valid {left / 60:.0f} more min" if left > 0 else "access token expired (refreshed on use)"
+        checks.append(Check("spotify", "login", f"saved; {state}", "ok"))
+        checks.append(Check("spotify", "scopes", token.get("scope", ""), "info"))
+        checks.append(Check("spotify", "token file mode", oct(mode), "ok" if mode == 0o600 else "error",
+                            "" if mode == 0o600 else f"chmod 600 {settings.paths.token_file}"))
+    return checks
+
+
+def model_checks(settings: Settings) -> list[Check]:
+    from .embed.model import default_model, model_is_cached, resolve_device, resolve_dtype
+    from .errors import CovertuiError
+
+    try:
+        device = resolve_device(settings.device)
+        dtype = resolve_dtype(device, settings.dtype)
+    except CovertuiError as exc:
+        return [Check("model", "device", str(exc), "error")]
+    import torch
+
+    detail = device
+    if device.startswith("cuda"):
+        props = torch.cuda.get_device_properties(torch.device(device))
+        detail = f"{device} ({props.name}, {props.total_memory / 2**30:.0f} GiB)"
+    checks = [Check("model", "device", detail, "ok"), Check("model", "dtype", dtype, "ok"),
+              Check("model", "torch", f"{torch.__version__} (CUDA {torch.version.cuda or 'none'})", "info")]
+    name = settings.model or default_model(device)
+    cached = model_is_cached(name)
+    checks.append(Check("model", "model", f"{name} ({'available locally' if cached else 'not downloaded yet'})",
+                        "ok" if cached else "warn",
+                        "" if cached else "The first sync or search downloads it (about 0.6 GB for ViT-B/32, "
+                        "1.7 GB for ViT-L/14)."))
+    return checks
+
+
+def data_checks(settings: Settings) -> list[Check]:
+    paths = settings.paths
+    checks = [Check("data", "config", str(paths.config_dir), "info")]
+    for label, path in (("covers", paths.covers_dir), ("catalog", paths.catalog_dir),
+                        ("embeddings", paths.embeddings_dir)):
+        files, total = _size(path)
+        checks.append(Check("data", label, f"{path} ({files} files, {total / 2**20:.1f} MiB)", "info"))
+    base = paths.data_dir if paths.data_dir.exists() else paths.data_dir.parent
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    free = shutil.disk_usage(base).free
+    writable = os.access(base, os.W_OK)
+    checks.append(Check("data", "free disk", f"{free / 2**30:.1f} GiB", "ok" if free > 2**30 else "warn"))
+    checks.append(Check("data", "writable", "yes" if writable else "no", "ok" if writable else "error",
+                        "" if writable else f"covertui cannot write to {base}; set COVERTUI_HOME to a writable folder."))
+    return checks
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    checks = [Check("covertui", "version", f"{__version__} (Python {sys.version.split()[0]})", "info")]
+    for group in (terminal_checks, spotify_checks, model_checks, data_checks):
+        checks += group(settings)
+    return checks
+
+
+def render(checks: list[Check]) -> str:
+    marks = {"ok": "ok ", "warn": "!! ", "error": "XX ", "info": "   "}
+    lines, section = [], None
+    for check in checks:
+        if check.section != section:
+            section = check.section
+            lines.append(f"\n[{section}]")
+        lines.append(f"  {marks[check.status]}{check.name:<24} {check.value}")
+        if check.hint:
+            lines.append(f"     {'':<24} -> {check.hint}")
+    return "\n".join(lines).lstrip("\n")
