@@ -85,6 +85,7 @@ async def test_search_shows_the_expected_covers_and_keys_move(synced):
 async def test_typing_never_triggers_bindings(synced):
     app = make_app(synced)
     async with app.run_test(size=SIZE) as pilot:
+        assert app.focused is app.query_one("#query")  # covers synced: the app starts in the input
         await type_text(pilot, "quiet yoyo? mosaic /s")
         await pilot.pause(0.3)
         assert app.is_running and not isinstance(app.screen, HelpScreen)
@@ -184,11 +185,11 @@ async def test_sync_worker_shows_progress_and_fills_the_grid(fake, settings, log
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: len(app.sources) == 4)  # sources refreshed from Spotify
         await until(pilot, lambda: len(app.query_one("#sources").selected) == 4)
-        await type_text(pilot, "blue")
-        await pilot.press("escape")
-        app.query_one("#sources").focus()  # s is a key binding outside the input
+        assert app.focused is app.query_one("#sources")  # nothing synced yet: the app starts in the picker
         await pilot.press("s")
         await until(pilot, lambda: any("40 covers" in n.message for n in app._notifications), 60)
+        await pilot.press("slash")
+        await type_text(pilot, "blue")
         assert {"download", "embed"} <= {stage for stage, _, _ in shown}
         assert all(display for _, display, _ in shown)
         assert any(label.startswith("Downloading covers 40/40") for _, _, label in shown)

@@ -151,6 +151,25 @@ def test_ranking_matches_vectors_computed_by_hand():
     assert "c3" not in {cid for cid, _ in index.rank(index.vector("c3"), top=5, exclude="c3")}
 
 
+def test_device_ranking_agrees_with_numpy():
+    """The torch path used on GPUs, run here on the CPU device: same order, fp16-close scores."""
+    rng = np.random.default_rng(2)
+    ids = [f"c{i}" for i in range(300)]
+    vectors = rng.normal(size=(300, 16)).astype(np.float32)
+    numpy_index, torch_index = CoverIndex(ids, vectors), CoverIndex(ids, vectors, device="cpu")
+    import torch
+
+    torch_index._on_device = torch.from_numpy(torch_index.matrix).to(torch.float16)
+    query = numpy_index.matrix[5] + 0.5 * numpy_index.matrix[9]
+    query /= np.linalg.norm(query)
+    mask = numpy_index.mask({f"c{i}" for i in range(0, 300, 2)})
+    expected = numpy_index.rank(query, 10, mask, exclude="c4")
+    got = torch_index.rank(query, 10, mask, exclude="c4")
+    assert [c for c, _ in got][:3] == [c for c, _ in expected][:3]
+    assert np.allclose([s for _, s in got], [s for _, s in expected], atol=5e-3)
+    assert all(int(c[1:]) % 2 == 0 and c != "c4" for c, _ in got)
+
+
 def test_query_syntax():
     assert parse_query("blue cover with a cat - lo-fi") == [Term("text", "blue cover with a cat - lo-fi")]
     assert parse_query('"sunset" + 0.5*"cat" - "text"') == [

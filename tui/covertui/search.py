@@ -61,14 +61,24 @@ def parse_query(query: str) -> list[Term]:
 
 
 class CoverIndex:
-    """Normalised vectors of the indexed covers; ranks by cosine similarity with a partial sort."""
+    """Normalised vectors of the indexed covers; ranks by cosine similarity with a partial sort.
 
-    def __init__(self, ids: list[str], vectors: np.ndarray) -> None:
+    numpy on the CPU; on a GPU the matrix lives on the device and torch ranks it there.
+    """
+
+    def __init__(self, ids: list[str], vectors: np.ndarray, device: str = "cpu") -> None:
         self.ids = list(ids)
         self.row = {cid: i for i, cid in enumerate(self.ids)}
-        matrix = np.asarray(vectors, dtype=np.float32)
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True) if len(matrix) else None
-        self.matrix = np.ascontiguousarray(matrix / np.maximum(norms, 1e-12)) if norms is not None else matrix
+        matrix = np.array(vectors, dtype=np.float32, order="C")  # one float32 copy, normalised in place
+        if len(matrix):
+            matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        self.matrix = matrix
+        self.device = device
+        self._on_device = None
+        if device != "cpu" and len(matrix):
+            import torch
+
+            self._on_device = torch.from_numpy(matrix).to(device=device, dtype=torch.float16)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -89,6 +99,8 @@ class CoverIndex:
              exclude: str | None = None) -> list[tuple[str, float]]:
         if not len(self.ids):
             return []
+        if self._on_device is not None:
+            return self._rank_on_device(query, top, mask, exclude)
         scores = self.matrix @ np.asarray(query, dtype=np.float32)
         if mask is not None:
             scores = np.where(mask, scores, -np.inf)
@@ -98,6 +110,18 @@ class CoverIndex:
         best = np.argpartition(-scores, k - 1)[:k]
         best = best[np.argsort(-scores[best], kind="stable")]
         return [(self.ids[i], float(scores[i])) for i in best if np.isfinite(scores[i])]
+
+    def _rank_on_device(self, query, top, mask, exclude) -> list[tuple[str, float]]:
+        import torch
+
+        q = torch.as_tensor(np.asarray(query, dtype=np.float32), device=self.device, dtype=torch.float16)
+        scores = (self._on_device @ q).float()
+        if mask is not None:
+            scores.masked_fill_(~torch.as_tensor(mask, device=self.device), float("-inf"))
+        if exclude is not None and exclude in self.row:
+            scores[self.row[exclude]] = float("-inf")
+        values, rows = torch.topk(scores, min(top, len(self.ids)))
+        return [(self.ids[i], v) for v, i in zip(values.tolist(), rows.tolist()) if v != float("-inf")]
 
 
 @dataclass
@@ -138,7 +162,7 @@ class Searcher:
         self._build()
 
     def _build(self) -> None:
-        self.index = CoverIndex(*self.store.matrix())
+        self.index = CoverIndex(*self.store.matrix(), device=self.model.device)
         self._masks: dict[tuple[str, ...], np.ndarray] = {}
 
     def source_mask(self, sources: list[str] | None) -> np.ndarray:

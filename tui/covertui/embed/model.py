@@ -190,6 +190,8 @@ class ClipModel:
             model.to(self.device).eval()
             if tower == "text":
                 self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+                with torch.inference_mode():  # the first call pays for kernel setup: not the user's first query
+                    model(**self.tokenizer(["warm up"], return_tensors="pt").to(self.device))
             setattr(self, tower, model)
             self.dim = int(sub.projection_dim)
 

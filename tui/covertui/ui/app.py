@@ -65,6 +65,7 @@ class CovertuiApp(App):
         Binding("c", "cancel", "Cancel"),
         Binding("p", "focus_picker", "Sources"),
         Binding("question_mark", "help", "Help"),
+        Binding("f1", "help", "Help", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -105,7 +106,7 @@ class CovertuiApp(App):
 
     # layout --------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Input(placeholder='Search covers: "blue cover with a cat"   (? for help)', id="query")
+        yield Input(placeholder='Search covers: "blue cover with a cat"   (↓ to the covers · F1 help)', id="query")
         with Horizontal(id="body"):
             yield SelectionList[str](id="sources")
             yield CoverGrid(self.image_class, id="grid")
@@ -202,7 +203,7 @@ class CovertuiApp(App):
             parts.append(self.searcher.model.description)
             parts.append(f"{self.searcher.indexed} covers indexed")
         if self.last_ms is not None:
-            parts.append(f"last search {self.last_ms:.0f} ms")
+            parts.append(f"last search {self.last_ms:.1f} ms" if self.last_ms < 10 else f"last search {self.last_ms:.0f} ms")
         if self.status_note:
             parts.append(self.status_note)
         parts.append(f"graphics: {self.protocol}")

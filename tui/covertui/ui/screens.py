@@ -18,14 +18,14 @@ KEYS = [
     ("y", "copy the track's Spotify URL"), ("Y", "copy the album URL"), ("m", "more like this cover"),
     ("o", "open in the browser / Spotify app"), ("space (picker)", "check or uncheck a source"),
     ("p", "focus the source picker"), ("s", "sync the checked sources"), ("c", "cancel the sync"),
-    ("?", "this help"), ("q", "quit"),
+    ("?, F1", "this help"), ("q", "quit"),
 ]
 QUERY_HELP = ('Queries: plain text, or terms joined by + and -: "sunset" + 0.5*"cat" - "text"; '
               "@COVER_ID is more like that cover; image:PATH searches with an image file.")
 
 
 class HelpScreen(ModalScreen):
-    BINDINGS = [("escape,q,question_mark", "dismiss", "Close")]
+    BINDINGS = [("escape,q,question_mark,f1", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
