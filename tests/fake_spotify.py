@@ -69,7 +69,7 @@ class Fault:
     status: int = 500
     retry_after: float | None = None
     times: int = 1
-    kind: str = "status"  # status | reset | hang | truncate | html | empty | huge | body
+    kind: str = "status"  # status | reset | hang | truncate | html | empty | huge | body | redirect
     body: bytes = b""
     hang: float = 30.0
 
@@ -130,6 +130,11 @@ def standard_library(tracks: int = 120, covers: int = 40, playlists: int = 3, li
     return lib
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """Clients that are killed or time out mid-response are part of the tests: no tracebacks."""
+
+
 class FakeSpotify:
     def __init__(self, library: Library | None = None, client_id: str = CLIENT_ID,
                  client_secret: str | None = None, image_delay: float = 0.0, port: int = 0,
@@ -148,7 +153,7 @@ class FakeSpotify:
         self.refresh: dict[str, bool] = {}  # refresh token -> revoked
         self.lock = threading.Lock()
         self._images: dict[str, bytes] = {}
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.server = _QuietServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -266,6 +271,8 @@ class FakeSpotify:
                     self._send(200, b"\xff\xd8" + b"\0" * (9 * 1024 * 1024), "image/jpeg")
                 elif fault.kind == "body":
                     self._send(fault.status, fault.body, "image/jpeg")
+                elif fault.kind == "redirect":
+                    self._send(302, b"", "text/plain", {"Location": fault.body.decode()})
                 return True
 
             def do_GET(self) -> None:  # noqa: N802

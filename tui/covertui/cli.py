@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
 import sys
 import time
 
 from . import __version__
 from .errors import CovertuiError
+
+WRITE_ERRORS = {errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -235,8 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("covertui: interrupted; finished work is kept.", file=sys.stderr)
         return 130
-    except PermissionError as exc:
-        print(f"covertui: cannot write {exc.filename}: permission denied.", file=sys.stderr)
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRORS:
+            raise
+        print(f"covertui: cannot write to {exc.filename or 'the data folder'}: {exc.strerror}. Finished work is "
+              "kept; free some space or set COVERTUI_HOME to a writable folder.", file=sys.stderr)
         return 10
 
 

@@ -25,6 +25,7 @@ from .http import make_session
 
 LIKED = "liked"
 PAGE = 50
+NETWORK_RETRIES = 3
 MIN_COVER_WIDTH = 224
 _ID = re.compile(r"^[A-Za-z0-9]{8,64}$")
 _PLAYLIST_REF = re.compile(r"(?:playlist[/:])?([A-Za-z0-9]{16,32})(?:[/?#].*)?$")
@@ -194,11 +195,18 @@ class SpotifyLibrary:
     def _call(self, fn: Callable, *args, **kwargs):
         from spotipy.exceptions import SpotifyException
 
-        waits = 0
+        waits = dropped = 0
         while True:
             self.cancel.check()
             try:
                 return fn(*args, **kwargs)
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                dropped += 1  # urllib3 retries failed connects; a body cut off mid-way lands here
+                if dropped > NETWORK_RETRIES:
+                    kind = "did not answer in time" if isinstance(exc, requests.Timeout) else "dropped the connection"
+                    raise NetworkError(f"Spotify {kind} {dropped} times in a row (network down or very slow?); "
+                                       "what was fetched so far is kept.") from None
+                self.cancel.sleep(0.5 * 2 ** (dropped - 1))
             except SpotifyException as exc:
                 status = exc.http_status
                 if status == 429:
@@ -214,10 +222,8 @@ class SpotifyLibrary:
                 if status in (403, 404):
                     raise SourceUnavailable(_reason(status, exc)) from None
                 raise NetworkError(f"Spotify answered HTTP {status} repeatedly; try again later.") from None
-            except requests.Timeout:
-                raise NetworkError("Spotify did not answer in time (network down or very slow?).") from None
-            except requests.ConnectionError:
-                raise NetworkError("Could not connect to Spotify (is the network up?).") from None
+            except requests.RequestException as exc:
+                raise NetworkError(f"Could not talk to Spotify ({type(exc).__name__}).") from None
 
     def me(self) -> dict:
         if self._me is None:
