@@ -76,6 +76,11 @@ async def test_search_shows_the_expected_covers_and_keys_move(synced):
         assert grid.selected == 2 + grid.columns
         await pilot.press("k", "h")
         assert grid.selected == 1
+        wide = grid.columns
+        await pilot.resize_terminal(90, 48)  # the grid reflows with the width
+        await pilot.pause()
+        assert grid.columns < wide
+        assert app.query_one("#tiles").styles.grid_size_columns == grid.columns
         await pilot.press("slash")
         assert app.focused is app.query_one("#query")
         await pilot.press("down", "escape")
@@ -135,6 +140,18 @@ async def test_more_like_this(synced):
         await pilot.press("m")
         await until(pilot, lambda: tiles(app) and tiles(app)[0] != first)
         assert app.query_one("#query").value == f"@{first}" and first not in tiles(app)
+
+
+async def test_unavailable_sources_say_why(fake, settings, logged_in):
+    from fake_spotify import Playlist, track_obj
+
+    fake.library.playlists.append(Playlist("followed0000000000abcd", "Their mix", "someone", [{"item": track_obj(1, 1)}]))
+    app = make_app(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(app.sources) == 5)
+        picker = app.query_one("#sources")
+        option = next(o for o in picker.options if o.value == "followed0000000000abcd")
+        assert option.disabled and "unavailable: followed, not owned" in str(option.prompt)
 
 
 async def test_unchecking_a_source_removes_its_covers(fake, settings, logged_in):

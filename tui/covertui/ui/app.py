@@ -143,8 +143,8 @@ class CovertuiApp(App):
         picker.clear_options()
         for source in self.sources.values():
             label = f"{clean(source.name)} ({source.tracks})"
-            if not source.readable:
-                label += " — unavailable"
+            if not source.readable:  # the reason's first clause: "followed, not owned", "... (403)"
+                label += f" — unavailable: {source.reason.split(':')[0]}"
             picker.add_option(PickerItem(label, source.id, source.id in checked, disabled=not source.readable))
 
     @work(thread=True, exclusive=True, group="sources")

@@ -1,0 +1,163 @@
+"""The app's latency: launch to first frame, to "ready to search" with 10,000 covers, keystroke to
+grid drawn; memory of the running app. Each run is a fresh process, driven headless by Pilot.
+Baseline in the same run: a bare Textual app's first frame (the framework's own floor).
+Targets: first frame <= 0.5 s; keystroke to grid <= 100 ms at 10,000 covers on CPU.
+"""
+
+from __future__ import annotations
+
+import covertui  # noqa: F401  first, as in the CLI
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import checkpoint, make_jpeg
+
+HERE = Path(__file__).resolve().parent
+
+
+def build_library(home: Path, model_path: Path, n: int) -> None:
+    """A synced library of n covers: catalog, cover files (hard links to 50 images), vectors."""
+    from covertui.catalog import Catalog, SourceRecord
+    from covertui.config import load_settings
+    from covertui.embed.model import model_identity
+    from covertui.embed.preprocess import PREPROCESS_VERSION
+    from covertui.embed.store import EmbeddingStore
+    from covertui.spotify.library import Source, Track
+
+    settings = load_settings(environ={"COVERTUI_HOME": str(home)}, cwd=home)
+    paths = settings.paths
+    paths.covers_dir.mkdir(parents=True, exist_ok=True)
+    originals = []
+    for i in range(50):
+        original = home / f"original{i}.jpg"
+        original.write_bytes(make_jpeg(i, 300, texture=True))
+        originals.append(original)
+    ids = [f"ab67616d00001e02{i:024x}" for i in range(n)]
+    for i, cid in enumerate(ids):
+        os.link(originals[i % 50], paths.cover_file(cid, "jpg"))
+    tracks = [Track(f"t{i}", f"Song {i}", [f"Artist {i % 300}"], f"Album {i}", f"https://open.spotify.com/track/t{i}",
+                    f"https://open.spotify.com/album/a{i}", cid, f"https://i.scdn.co/image/{cid}")
+              for i, cid in enumerate(ids)]
+    with Catalog(paths) as catalog:
+        half = n // 2
+        catalog.save_sources([Source("liked", "liked", "Liked Songs", "me", half),
+                              Source("p1", "playlist", "Everything else", "me", n - half)])
+        catalog.save_record("liked", SourceRecord("s", tracks[:half], {}))
+        catalog.save_record("p1", SourceRecord("s", tracks[half:], {}))
+        catalog.save_selection(["liked", "p1"])
+    store = EmbeddingStore(paths, model_identity(model_path, str(model_path)), PREPROCESS_VERSION)
+    rng = np.random.default_rng(0)
+    for start in range(0, n, 1000):
+        vectors = rng.standard_normal((min(1000, n - start), 512), dtype=np.float32)
+        store.add(ids[start:start + 1000], vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+    store.close()
+
+
+CHILD = r"""
+import os, sys, time, json, asyncio
+t0 = float(os.environ["BENCH_T0"])
+sys.path.insert(0, os.environ["BENCH_DIR"])
+mode = sys.argv[1]
+marks = {}
+if mode == "bare":
+    from textual.app import App
+    from textual.widgets import Static
+    class Bare(App):
+        def compose(self):
+            yield Static("hello")
+        def on_mount(self):
+            self.call_after_refresh(lambda: marks.setdefault("first_frame", time.time() - t0))
+    async def main():
+        async with Bare().run_test(size=(160, 50)) as pilot:
+            while "first_frame" not in marks:
+                await pilot.pause(0.001)
+    asyncio.run(main())
+    print(json.dumps(marks)); sys.exit()
+
+from textual_image.widget import UnicodeImage
+from covertui.config import load_settings
+from covertui.ui.app import CovertuiApp
+from covertui.ui.widgets import CoverGrid
+
+class Timed(CovertuiApp):
+    async def on_mount(self):
+        await super().on_mount()
+        self.call_after_refresh(lambda: marks.setdefault("first_frame", time.time() - t0))
+
+async def main():
+    app = Timed(load_settings(), UnicodeImage, "unicode")
+    async with app.run_test(size=(160, 50)) as pilot:
+        while app.searcher is None:
+            await pilot.pause(0.005)
+        marks["ready"] = time.time() - t0
+        grid = app.query_one(CoverGrid)
+        samples = {"typed": [], "enter": []}
+        app.query_one("#query").focus()
+        for i, word in enumerate(["cat", "sun", "red", "sea", "dog", "car", "sky", "war", "fog", "ice"] * 2):
+            how = "typed" if i % 2 == 0 else "enter"
+            app.query_one("#query").value = word[:-1]
+            await pilot.pause(0.3)
+            before = grid.hits
+            started = time.perf_counter()
+            await pilot.press(word[-1])  # the keystroke that completes the query
+            if how == "enter":
+                await pilot.press("enter")
+            while grid.hits is before or not grid.query("CoverTile"):
+                await pilot.pause(0.001)
+            await pilot.wait_for_scheduled_animations()
+            samples[how].append((time.perf_counter() - started) * 1000)
+        marks["samples"] = samples
+        marks["rss_mib"] = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) / 1024
+        marks["hwm_mib"] = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
+asyncio.run(main())
+print(json.dumps(marks))
+"""
+
+
+def child(mode: str, env: dict) -> dict:
+    env = {**env, "BENCH_T0": repr(time.time()), "BENCH_DIR": str(HERE)}
+    out = subprocess.run([sys.executable, "-c", CHILD, mode], env=env, capture_output=True, text=True, timeout=600)
+    if out.returncode:
+        sys.exit(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--covers", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "covertui-bench")
+    args = parser.parse_args()
+    model = checkpoint(args.work, "vit-b32")
+    home = Path(tempfile.mkdtemp(prefix="covertui-app-"))
+    print(f"building a library of {args.covers} covers in {home} ...", flush=True)
+    build_library(home, model, args.covers)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIPY_", "COVERTUI_"))}
+    env.update(COVERTUI_HOME=str(home), COVERTUI_MODEL=str(model), COVERTUI_DEVICE="cpu", HF_HUB_OFFLINE="1")
+    bare = [child("bare", env)["first_frame"] for _ in range(args.runs)]
+    runs = [child("app", env) for _ in range(args.runs)]
+    first = [r["first_frame"] for r in runs]
+    ready = [r["ready"] for r in runs]
+    typed = [s for r in runs for s in r["samples"]["typed"]]
+    enter = [s for r in runs for s in r["samples"]["enter"]]
+    p = lambda xs, q: float(np.percentile(xs, q))  # noqa: E731
+    print(f"first frame: covertui {p(first, 50):.2f} s (bare Textual app {p(bare, 50):.2f} s, "
+          f"{p(first, 50) / p(bare, 50):.2f}x)   target <= 0.5 s")
+    print(f"ready to search with {args.covers} covers: {p(ready, 50):.2f} s")
+    print(f"keystroke to grid drawn, typing (debounced): p50 {p(typed, 50):.0f} ms, p95 {p(typed, 95):.0f} ms"
+          "   target <= 100 ms")
+    print(f"keystroke + Enter to grid drawn: p50 {p(enter, 50):.0f} ms, p95 {p(enter, 95):.0f} ms")
+    print(f"memory of the running app: {runs[-1]['rss_mib']:.0f} MiB resident, peak {runs[-1]['hwm_mib']:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
