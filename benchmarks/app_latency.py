@@ -89,16 +89,21 @@ from covertui.ui.app import CovertuiApp
 from covertui.ui.widgets import CoverGrid
 
 class Timed(CovertuiApp):
-    async def on_mount(self):
-        await super().on_mount()
+    CSS_PATH = str(__import__("pathlib").Path(sys.modules[CovertuiApp.__module__].__file__).with_name("app.tcss"))
+
+    def on_mount(self):  # Textual runs CovertuiApp.on_mount too (handlers of every class in the MRO)
         self.call_after_refresh(lambda: marks.setdefault("first_frame", time.time() - t0))
 
 async def main():
     app = Timed(load_settings(), UnicodeImage, "unicode")
     async with app.run_test(size=(160, 50)) as pilot:
+        deadline = time.time() + 120
         while app.searcher is None:
+            if time.time() > deadline:
+                sys.exit("the model never loaded: " + str([n.message for n in app._notifications]))
             await pilot.pause(0.005)
         marks["ready"] = time.time() - t0
+        await pilot.press("escape")  # no Spotify app configured here: "continue without Spotify"
         grid = app.query_one(CoverGrid)
         samples = {"typed": [], "enter": []}
         app.query_one("#query").focus()
@@ -111,14 +116,22 @@ async def main():
             await pilot.press(word[-1])  # the keystroke that completes the query
             if how == "enter":
                 await pilot.press("enter")
+            deadline = time.time() + 30
             while grid.hits is before or not grid.query("CoverTile"):
+                if time.time() > deadline:
+                    sys.exit(f"no results for {word!r}: " + str([n.message for n in app._notifications]))
                 await pilot.pause(0.001)
             await pilot.wait_for_scheduled_animations()
             samples[how].append((time.perf_counter() - started) * 1000)
         marks["samples"] = samples
         marks["rss_mib"] = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) / 1024
         marks["hwm_mib"] = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
-asyncio.run(main())
+try:
+    asyncio.run(main())
+except Exception:
+    import traceback
+    traceback.print_exc()
+    sys.exit(1)
 print(json.dumps(marks))
 """
 

@@ -48,7 +48,8 @@ def synced(fake, settings, logged_in):
 
 
 def tiles(app) -> list[str]:
-    return [t.hit.cover for t in app.query(CoverTile)]
+    """Covers on display, in order (tiles are pooled: hidden ones hold nothing current)."""
+    return [t.hit.cover for t in app.query(CoverTile) if t.display]
 
 
 def test_importing_the_app_and_cli_imports_no_torch():

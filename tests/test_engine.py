@@ -270,3 +270,27 @@ def test_corrupt_image_in_covers_is_reported_not_fatal(fake, settings, logged_in
     summary = synced(settings, liked=True)
     assert summary.embedded == 39
     assert {"cover": victim.stem, "reason": "unreadable image (OSError)"} in summary.failed
+
+
+def test_concurrent_model_loads_keep_their_dtype(make_settings, tmp_path):
+    """The app loads the text tower while a sync loads the vision tower: both must come out bf16."""
+    import threading
+
+    import torch
+    from tiny_clip import make_clip
+
+    path = make_clip(tmp_path / "mid-clip", text_hidden=128, text_layers=4, vision_hidden=128, vision_layers=4)
+    settings = make_settings(COVERTUI_MODEL=str(path), COVERTUI_DTYPE="bfloat16")
+    wrong = []
+
+    def load(towers):
+        model = ClipModel(settings, towers=towers)
+        wrong.extend(n for t in towers for n, p in getattr(model, t).named_parameters() if p.dtype != torch.bfloat16)
+
+    for _ in range(8):  # a race: without the lock about half of the runs of this test catch it
+        threads = [threading.Thread(target=load, args=(t,)) for t in (("text",), ("vision",), ("text", "vision"))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert wrong == []

@@ -41,7 +41,7 @@ def test_main_screen_with_results(snap_compare, synced_app):
         app = pilot.app
         await _until(pilot, lambda: app.searcher is not None and len(app.sources) == 4)
         app.query_one("#query").value = "a blue cover with a cat"  # searches after the debounce
-        await _until(pilot, lambda: len(app.query(CoverTile)) == 40)
+        await _until(pilot, lambda: len([t for t in app.query(CoverTile) if t.display]) == 40)
         await pilot.pause(0.5)
         app.last_ms = 12.0  # the one value that changes from run to run
         app.update_status()

@@ -13,6 +13,11 @@ from pathlib import Path
 from ..config import CPU_MODEL, GPU_MODEL, Settings
 from ..errors import ModelError
 
+# from_pretrained(dtype=...) switches torch's process-wide default dtype while it builds a model:
+# two loads at once (the app's search model and a sync's vision tower) leave float32 weights in a
+# bf16 model. One load at a time.
+_LOAD_LOCK = threading.Lock()
+
 DTYPES = {"float16": "float16", "fp16": "float16", "half": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16",
           "float32": "float32", "fp32": "float32", "float": "float32"}
 
@@ -172,7 +177,7 @@ class ClipModel:
 
     def load(self, tower: str) -> None:
         """Load one tower ("vision" or "text") if it is not loaded yet."""
-        with self._lock:
+        with self._lock, _LOAD_LOCK:
             if getattr(self, tower) is not None:
                 return
             _quiet_transformers()

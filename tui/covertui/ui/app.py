@@ -9,7 +9,7 @@ import asyncio
 import os
 import sys
 import time
-from functools import partial
+from functools import lru_cache, partial
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -21,34 +21,42 @@ from textual.widgets import Footer, Input, SelectionList, Static
 from textual.widgets.selection_list import Selection as PickerItem
 from textual.worker import get_current_worker
 
-from ..catalog import Catalog
 from ..config import Settings
 from ..errors import CovertuiError
 from ..progress import CancelToken
-from ..spotify.auth import TokenStore, setup_guide
 from .screens import AuthScreen, DetailsScreen, HelpScreen, SetupScreen
 from .widgets import CoverGrid, WorkPanel, clean
 
 DEBOUNCE = 0.15
 TOP = 60
-THUMB = 192
 EMPTY = "Nothing synced yet. Check sources on the left (space), then press s to sync."
 
 
-def thumbnail(path: str | None):
-    """A small decoded copy of a cover (done in a worker, off the UI thread)."""
+@lru_cache(maxsize=1024)
+def thumbnail(path: str | None, size: int):
+    """A decoded copy of a cover at the size the terminal will draw (done in a worker, cached)."""
     if not path:
         return None
     from PIL import Image
 
     try:
         with Image.open(path) as img:
-            img.draft("RGB", (THUMB, THUMB))
+            img.draft("RGB", (size, size))
             img = img.convert("RGB")
-            img.thumbnail((THUMB, THUMB))
+            img.thumbnail((size, size))
             return img
     except Exception:
         return None
+
+
+def thumb_size(protocol: str) -> int:
+    """Pixels a tile's image needs: blocks draw 2 pixels per cell, graphics protocols real pixels."""
+    if protocol in ("halfcell", "unicode"):
+        return 48
+    from textual_image._terminal import get_cell_size
+
+    cell = get_cell_size()
+    return max(48, min(320, 24 * cell.width, 11 * cell.height))
 
 
 class CovertuiApp(App):
@@ -81,7 +89,9 @@ class CovertuiApp(App):
         self.last_ms: float | None = None
         self.status_note = "loading the model…"
         self._debounce = None
+        self._filling = False
         self._last_reload = 0.0
+        self.thumb_size = thumb_size(protocol)
 
     def ui(self, callback, *args) -> None:
         """From a worker thread: run `callback(*args)` on the UI thread, without waiting for it.
@@ -116,13 +126,16 @@ class CovertuiApp(App):
 
     async def on_mount(self) -> None:
         self.query_one("#sources").border_title = "Sources"
-        self.load_sources()
-        has_covers = self._has_covers()
-        # Nothing synced yet: start in the picker, where space checks sources and s syncs.
-        self.query_one("#query" if has_covers else "#sources").focus()
-        await self.query_one(CoverGrid).show([], [], "Type to search." if has_covers else EMPTY)
+        self.query_one("#query").focus()
+        self.load_sources(first=True)
         self.update_status()
         self.load_model()
+        self.call_after_refresh(self.check_login)
+
+    def check_login(self) -> None:
+        """After the first frame (this brings in requests): setup guide, login screen, or fresh sources."""
+        from ..spotify.auth import TokenStore, setup_guide
+
         if not self.settings.has_credentials:
             self.push_screen(SetupScreen(setup_guide(self.settings)))
         elif TokenStore(self.settings.paths.token_file).load() is None:
@@ -130,26 +143,42 @@ class CovertuiApp(App):
         else:
             self.refresh_sources()
 
-    def _has_covers(self) -> bool:
-        return self.settings.paths.covers_dir.is_dir() and any(self.settings.paths.covers_dir.iterdir()) or any(
-            s.kind == "folder" for s in self.sources.values())
-
     # sources -------------------------------------------------------------------
-    def load_sources(self) -> None:
+    @work(thread=True, group="catalog")
+    def load_sources(self, first: bool = False) -> None:
+        """Read the catalog off the UI thread (the first frame does not wait for it), then fill the picker."""
+        from ..catalog import Catalog
+
         with Catalog(self.settings.paths) as catalog:
-            self.sources = catalog.sources()
-            checked = set(catalog.selection())
+            sources, checked = catalog.sources(), set(catalog.selection())
+        covers_dir = self.settings.paths.covers_dir
+        has_covers = any(s.kind == "folder" for s in sources.values()) or (
+            covers_dir.is_dir() and next(os.scandir(covers_dir), None) is not None)
+        self.ui(self._fill_picker, sources, checked, has_covers if first else None)
+
+    async def _fill_picker(self, sources: dict, checked: set, first_has_covers: bool | None) -> None:
+        self.sources = sources
         picker = self.query_one("#sources", SelectionList)
-        picker.clear_options()
-        for source in self.sources.values():
-            label = f"{clean(source.name)} ({source.tracks})"
-            if not source.readable:  # the reason's first clause: "followed, not owned", "... (403)"
-                label += f" — unavailable: {source.reason.split(':')[0]}"
-            picker.add_option(PickerItem(label, source.id, source.id in checked, disabled=not source.readable))
+        self._filling = True  # the app's own changes are not the user's: nothing to save or search
+        try:
+            picker.clear_options()
+            for source in sources.values():
+                label = f"{clean(source.name)} ({source.tracks})"
+                if not source.readable:  # the reason's first clause: "followed, not owned", "... (403)"
+                    label += f" — unavailable: {source.reason.split(':')[0]}"
+                picker.add_option(PickerItem(label, source.id, source.id in checked, disabled=not source.readable))
+        finally:
+            self.call_after_refresh(setattr, self, "_filling", False)
+        if first_has_covers is not None:
+            await self.query_one(CoverGrid).show([], [], "Type to search." if first_has_covers else EMPTY)
+            if not first_has_covers and self.focused is self.query_one("#query") and not self.query_one("#query").value:
+                picker.focus()  # nothing synced yet: start in the picker, where space checks and s syncs
 
     @work(thread=True, exclusive=True, group="sources")
     def refresh_sources(self) -> None:
         from ..spotify.library import SpotifyLibrary
+
+        from ..catalog import Catalog
 
         try:
             listed = SpotifyLibrary(self.settings).sources()
@@ -165,9 +194,17 @@ class CovertuiApp(App):
 
     @on(SelectionList.SelectedChanged, "#sources")
     def sources_changed(self) -> None:
-        with Catalog(self.settings.paths) as catalog:
-            catalog.save_selection(self.checked_sources)
+        if self._filling:
+            return
+        self.save_selection(self.checked_sources)
         self.search_now()
+
+    @work(thread=True, group="catalog")
+    def save_selection(self, checked: list[str]) -> None:
+        from ..catalog import Catalog
+
+        with Catalog(self.settings.paths) as catalog:
+            catalog.save_selection(checked)
 
     @property
     def checked_sources(self) -> list[str]:
@@ -222,6 +259,8 @@ class CovertuiApp(App):
         self.search_now()
 
     def search_now(self) -> None:
+        if self._closing or self._closed:  # a debounce timer firing while the app shuts down
+            return
         text = self.query_one("#query", Input).value.strip()
         if not text:
             return
@@ -246,7 +285,7 @@ class CovertuiApp(App):
         for hit in result.hits:
             if worker.is_cancelled:  # a newer keystroke won
                 return
-            thumbs.append(thumbnail(hit.path))
+            thumbs.append(thumbnail(hit.path, self.thumb_size))
         if not worker.is_cancelled:
             self.ui(self._show_results, result, thumbs)
 

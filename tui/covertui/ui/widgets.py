@@ -16,26 +16,29 @@ def clean(text: str) -> str:
 
 
 class CoverTile(Vertical):
-    """One cover: its image, title, artist and score."""
+    """One cover: its image, title, artist and score. Tiles are reused from search to search."""
 
-    def __init__(self, hit, thumbnail, image_class, index: int) -> None:
+    def __init__(self, image_class, index: int) -> None:
         super().__init__(classes="tile")
-        self.hit = hit
-        self.thumbnail = thumbnail
         self.image_class = image_class
         self.index = index
+        self.hit = None
+        self.display = False  # shown once it holds a result
 
     def compose(self) -> ComposeResult:
-        if self.thumbnail is not None:
-            yield self.image_class(self.thumbnail, classes="art")
-        else:
-            yield Static("(no image)", classes="art missing")
-        first = self.hit.tracks[0] if self.hit.tracks else None
-        title = first["name"] if first else (self.hit.path or self.hit.cover).rsplit("/", 1)[-1]
+        yield self.image_class(None, classes="art")
+        yield Label("", classes="title")
+        yield Label("", classes="meta")
+
+    def show(self, hit, thumbnail) -> None:
+        self.hit = hit
+        first = hit.tracks[0] if hit.tracks else None
+        title = first["name"] if first else (hit.path or hit.cover).rsplit("/", 1)[-1]
         artist = ", ".join(first["artists"]) if first else "local file"
-        more = f" +{len(self.hit.tracks) - 1}" if len(self.hit.tracks) > 1 else ""
-        yield Label(clean(title)[:TILE_WIDTH - 4], classes="title")
-        yield Label(f"{clean(artist)[:TILE_WIDTH - 12]}{more} · {self.hit.score:.3f}", classes="meta")
+        more = f" +{len(hit.tracks) - 1}" if len(hit.tracks) > 1 else ""
+        self.query_one(".art").image = thumbnail
+        self.query_one(".title", Label).update(clean(title)[:TILE_WIDTH - 4])
+        self.query_one(".meta", Label).update(f"{clean(artist)[:TILE_WIDTH - 12]}{more} · {hit.score:.3f}")
 
 
 class CoverGrid(VerticalScroll, can_focus=True):
@@ -51,36 +54,48 @@ class CoverGrid(VerticalScroll, can_focus=True):
         super().__init__(**kwargs)
         self.image_class = image_class
         self.hits: list = []
+        self.tiles: list[CoverTile] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="empty")
+        yield Vertical(id="tiles")
 
     @property
     def columns(self) -> int:
         return max(1, (self.size.width - 1) // TILE_WIDTH)
 
     def on_resize(self) -> None:
-        for grid in self.query("#tiles"):
-            grid.styles.grid_size_columns = self.columns
+        self.query_one("#tiles").styles.grid_size_columns = self.columns
 
     async def show(self, hits, thumbnails, empty_message: str = "") -> None:
+        """Show results, reusing the tiles of the last search (mounting is what costs, not updating)."""
         self.hits = list(hits)
-        await self.remove_children()
-        if not hits:
-            await self.mount(Static(empty_message or "No matching covers.", id="empty"))
-            return
-        grid = Vertical(*[CoverTile(h, t, self.image_class, i) for i, (h, t) in enumerate(zip(hits, thumbnails))],
-                        id="tiles")
+        grid = self.query_one("#tiles")
         grid.styles.grid_size_columns = self.columns
-        await self.mount(grid)
+        if len(self.tiles) < len(hits):
+            fresh = [CoverTile(self.image_class, i) for i in range(len(self.tiles), len(hits))]
+            self.tiles += fresh
+            await grid.mount_all(fresh)
+        with self.app.batch_update():
+            for i, tile in enumerate(self.tiles):
+                tile.display = i < len(hits)
+                if i < len(hits):
+                    tile.show(hits[i], thumbnails[i])
+            self.query_one("#empty", Static).update(empty_message or "No matching covers.")
+            self.query_one("#empty").display = not hits
+            grid.display = bool(hits)
         self.selected = 0
         self._mark()
+        self.scroll_home(animate=False)
 
     def watch_selected(self) -> None:
         self._mark()
 
     def _mark(self) -> None:
-        for tile in self.query(CoverTile):
-            tile.set_class(tile.index == self.selected, "-selected")
-            if tile.index == self.selected:
-                self.scroll_to_widget(tile, animate=False)
+        for tile in self.tiles:
+            tile.set_class(tile.index == self.selected and tile.display, "-selected")
+        if self.hits and self.selected < len(self.tiles):
+            self.scroll_to_widget(self.tiles[self.selected], animate=False)
 
     def action_move(self, dx: int, dy: int) -> None:
         if self.hits:
