@@ -83,7 +83,6 @@ def main() -> None:
     path = checkpoint(args.work, args.shape)
     model = ClipModel(settings_for(path, None), towers=("text",))
     print(f"model: {model.description} (text tower only)")
-    rng = np.random.default_rng(0)
     full = CLIPModel.from_pretrained(path).eval()
     tokenizer = AutoTokenizer.from_pretrained(path)
     results = {}

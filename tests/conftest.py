@@ -84,3 +84,12 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02):
             return True
         time.sleep(interval)
     return False
+
+
+async def until(pilot, predicate, timeout: float = 30.0) -> None:
+    """Let the app run until `predicate()` holds (Pilot tests)."""
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not met in time")

@@ -9,7 +9,7 @@ import threading
 import pytest
 from textual_image.widget import UnicodeImage
 
-from conftest import login
+from conftest import until
 from fake_spotify import PREFIX, cover_hash
 from covertui.embed.pipeline import embedder
 from covertui.search import Searcher
@@ -29,12 +29,13 @@ def make_app(settings) -> CovertuiApp:
     return CovertuiApp(settings, UnicodeImage, "unicode")
 
 
-async def until(pilot, predicate, timeout: float = 30.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not met in time")
+async def start_sync(pilot) -> None:
+    """Press s in the picker once the sources are in, and wait for the downloads to start."""
+    app = pilot.app
+    await until(pilot, lambda: len(app.query_one("#sources").selected) == 4)
+    app.query_one("#sources").focus()
+    await pilot.press("s")
+    await until(pilot, lambda: "Downloading" in str(app.query_one("#work-label").render()))
 
 
 async def type_text(pilot, text: str) -> None:
@@ -219,10 +220,7 @@ async def test_sync_can_be_cancelled_and_keeps_finished_work(fake, settings, log
     fake.image_delay = 0.3
     app = make_app(settings)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: len(app.query_one("#sources").selected) == 4)
-        app.query_one("#sources").focus()
-        await pilot.press("s")
-        await until(pilot, lambda: "Downloading" in str(app.query_one("#work-label").render()))
+        await start_sync(pilot)
         await pilot.press("c")
         await until(pilot, lambda: app.work_cancel is None, 20)
         assert any("Cancelled" in n.message for n in app._notifications)
@@ -270,10 +268,7 @@ async def test_quit_during_sync_is_prompt(fake, settings, logged_in):
     fake.image_delay = 0.5
     app = make_app(settings)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: len(app.query_one("#sources").selected) == 4)
-        app.query_one("#sources").focus()
-        await pilot.press("s")
-        await until(pilot, lambda: "Downloading" in str(app.query_one("#work-label").render()))
+        await start_sync(pilot)
         started = time.monotonic()
         await pilot.press("q")
     assert time.monotonic() - started < 3

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -11,7 +10,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import login
 from fake_spotify import PREFIX, cover_hash
 from covertui.embed.model import ClipModel, resolve_device
 from covertui.embed.pipeline import embed_covers, embedder

@@ -5,10 +5,10 @@ Update after an intended change of the look: pytest tests/test_snapshots.py --sn
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from textual_image.widget import UnicodeImage
+
+from conftest import until
 
 from covertui.config import load_settings
 from covertui.embed.pipeline import embedder
@@ -22,14 +22,6 @@ SIZE = (130, 40)
 FIXED_HOME = "/tmp/covertui-snapshot-home"  # shown in the setup guide: must not vary between runs
 
 
-async def _until(pilot, predicate, timeout: float = 30) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not met in time")
-
-
 @pytest.fixture
 def synced_app(fake, settings, logged_in):
     sync(settings, Selection(all=True), embed=embedder(settings))
@@ -39,9 +31,9 @@ def synced_app(fake, settings, logged_in):
 def test_main_screen_with_results(snap_compare, synced_app):
     async def search(pilot):
         app = pilot.app
-        await _until(pilot, lambda: app.searcher is not None and len(app.sources) == 4)
+        await until(pilot, lambda: app.searcher is not None and len(app.sources) == 4)
         app.query_one("#query").value = "a blue cover with a cat"  # searches after the debounce
-        await _until(pilot, lambda: len([t for t in app.query(CoverTile) if t.display]) == 40)
+        await until(pilot, lambda: len([t for t in app.query(CoverTile) if t.display]) == 40)
         await pilot.pause(0.5)
         app.last_ms = 12.0  # the one value that changes from run to run
         app.update_status()
@@ -59,7 +51,7 @@ def test_details_screen(snap_compare, synced_app):
               sources=["liked", "playlist000000000000abcd"])
 
     async def open_details(pilot):
-        await _until(pilot, lambda: len(pilot.app.sources) == 4)
+        await until(pilot, lambda: len(pilot.app.sources) == 4)
         await pilot.app.push_screen(DetailsScreen(hit, {sid: s.name for sid, s in pilot.app.sources.items()}))
         await pilot.pause()
 
@@ -80,7 +72,7 @@ def test_first_run_setup_screen(snap_compare, tmp_path, tiny_model):
     app = CovertuiApp(settings, UnicodeImage, "unicode")
 
     async def settle(pilot):
-        await _until(pilot, lambda: pilot.app.searcher is not None or "model" in str(pilot.app.status_note))
+        await until(pilot, lambda: pilot.app.searcher is not None or "model" in str(pilot.app.status_note))
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)

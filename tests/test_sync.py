@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import login, wait_until
+from conftest import wait_until
 from fake_spotify import PREFIX, Fault, Playlist, cover_hash, standard_library, track_obj
 from covertui.catalog import Catalog
 from covertui.covers import covers_on_disk

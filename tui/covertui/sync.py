@@ -205,9 +205,8 @@ def sync(
             embedded = embed(on_disk, progress, cancel)
             summary.embedded = embedded.embedded
             summary.failed += [{"cover": cid, "reason": reason} for cid, reason in sorted(embedded.failed.items())]
-        if stopped is not None:
+        if stopped is not None:  # a long rate limit: what was read and downloaded is kept and reported
             summary.error = str(stopped)
-            raise_with = stopped
-            raise_with.summary = summary  # type: ignore[attr-defined]
-            raise raise_with
+            stopped.summary = summary  # type: ignore[attr-defined]
+            raise stopped
     return summary

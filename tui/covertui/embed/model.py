@@ -9,9 +9,13 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import CPU_MODEL, GPU_MODEL, Settings
 from ..errors import ModelError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # from_pretrained(dtype=...) switches torch's process-wide default dtype while it builds a model:
 # two loads at once (the app's search model and a sync's vision tower) leave float32 weights in a
@@ -200,7 +204,7 @@ class ClipModel:
             setattr(self, tower, model)
             self.dim = int(sub.projection_dim)
 
-    def encode_pixels(self, pixels) -> "np.ndarray":  # noqa: F821
+    def encode_pixels(self, pixels) -> "np.ndarray":
         """uint8 tensor (N, 3, H, W) -> normalised float32 rows; normalisation runs on the device."""
         import torch
 
@@ -229,7 +233,7 @@ class ClipModel:
             cache[which] = torch.tensor(values, device=self.device, dtype=torch.float32).view(1, 3, 1, 1)
         return cache[which]
 
-    def encode_text(self, texts: list[str]) -> "np.ndarray":  # noqa: F821
+    def encode_text(self, texts: list[str]) -> "np.ndarray":
         return _encode_text_cached(self, tuple(texts))
 
 

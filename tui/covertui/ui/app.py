@@ -27,7 +27,7 @@ from ..progress import CancelToken
 from .screens import AuthScreen, DetailsScreen, HelpScreen, SetupScreen
 from .widgets import CoverGrid, WorkPanel, clean
 
-DEBOUNCE = 0.15
+DEBOUNCE = 0.1  # a search starts 0.1 s after the last keystroke; a newer keystroke cancels it
 TOP = 60
 EMPTY = "Nothing synced yet. Check sources on the left (space), then press s to sync."
 
