@@ -35,6 +35,29 @@ def random_vectors(n: int, dim: int) -> np.ndarray:
     return out
 
 
+def index_load_seconds(dim: int, n: int = 100_000) -> float:
+    """Write n vectors batch by batch through the real store (compacted as a run ends), then time a fresh
+    process's view: open the store, read the vectors, build the CoverIndex."""
+    import torch  # noqa: F401  loaded with the model in every search session (fast fp16 -> fp32)
+
+    from covertui.config import load_settings
+    from covertui.embed.store import EmbeddingStore
+    from covertui.search import CoverIndex
+
+    home = Path(tempfile.mkdtemp(prefix="covertui-index-"))
+    paths = load_settings(environ={"COVERTUI_HOME": str(home)}, cwd=home).paths
+    store = EmbeddingStore(paths, "bench@0", 1)
+    vectors = random_vectors(n, dim)
+    for start in range(0, n, 256):
+        store.add([f"c{i}" for i in range(start, min(n, start + 256))], vectors[start:start + 256])
+    store.compact()
+    store.close()
+    started = time.perf_counter()
+    fresh = EmbeddingStore(paths, "bench@0", 1)
+    CoverIndex(*fresh.matrix())
+    return time.perf_counter() - started
+
+
 def percentiles(samples: list[float]) -> tuple[float, float]:
     return float(np.percentile(samples, 50)), float(np.percentile(samples, 95))
 
@@ -117,6 +140,7 @@ def main() -> None:
         model.encode_text([QUERIES[q % len(QUERIES)]])
         cached.append((time.perf_counter() - started) * 1000)
     print(f"repeated query text (cached embedding): p50 {percentiles(cached)[0]:.3f} ms")
+    print(f"loading the index of 100,000 covers (store on disk -> CoverIndex): {index_load_seconds(model.dim):.2f} s")
     text_only = memory(path, "text", 100_000)
     both = memory(path, "vision,text", 100_000)
     print(f"peak memory, search-only process with 100,000 covers: {text_only:.0f} MiB "

@@ -8,6 +8,7 @@ with + and -, each optionally weighted: `"sunset" + 0.5*"cat" - "text"`. `@COVER
 from __future__ import annotations
 
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,17 @@ def parse_query(query: str) -> list[Term]:
     return terms
 
 
+def _float32(vectors) -> np.ndarray:
+    """A float32 copy. The store keeps float16; numpy converts those slowly, torch (loaded with the
+    model anyway) with vector instructions: 0.31 s -> 0.03 s for 100,000 x 512."""
+    vectors = np.asarray(vectors)
+    if vectors.dtype == np.float16 and "torch" in sys.modules and len(vectors):
+        import torch
+
+        return torch.from_numpy(np.ascontiguousarray(vectors)).float().numpy()
+    return np.array(vectors, dtype=np.float32, order="C")
+
+
 class CoverIndex:
     """Normalised vectors of the indexed covers; ranks by cosine similarity with a partial sort.
 
@@ -69,9 +81,9 @@ class CoverIndex:
     def __init__(self, ids: list[str], vectors: np.ndarray, device: str = "cpu") -> None:
         self.ids = list(ids)
         self.row = {cid: i for i, cid in enumerate(self.ids)}
-        matrix = np.array(vectors, dtype=np.float32, order="C")  # one float32 copy, normalised in place
-        if len(matrix):
-            matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        matrix = _float32(vectors)
+        if len(matrix):  # in place; einsum avoids linalg.norm's temporaries (0.46 s -> 0.03 s at 100,000)
+            matrix /= np.maximum(np.sqrt(np.einsum("ij,ij->i", matrix, matrix)), 1e-12)[:, None]
         self.matrix = matrix
         self.device = device
         self._on_device = None
