@@ -94,6 +94,10 @@ class Timed(CovertuiApp):
     def on_mount(self):  # Textual runs CovertuiApp.on_mount too (handlers of every class in the MRO)
         self.call_after_refresh(lambda: marks.setdefault("first_frame", time.time() - t0))
 
+    async def _show_results(self, result, thumbs):
+        await super()._show_results(result, thumbs)
+        self.call_after_refresh(lambda: marks.__setitem__("drawn", time.perf_counter()))  # the frame with them
+
 async def main():
     app = Timed(load_settings(), UnicodeImage, "unicode")
     async with app.run_test(size=(160, 50)) as pilot:
@@ -111,18 +115,17 @@ async def main():
             how = "typed" if i % 2 == 0 else "enter"
             app.query_one("#query").value = word[:-1]
             await pilot.pause(0.3)
-            before = grid.hits
+            marks.pop("drawn", None)
             started = time.perf_counter()
             await pilot.press(word[-1])  # the keystroke that completes the query
             if how == "enter":
                 await pilot.press("enter")
             deadline = time.time() + 30
-            while grid.hits is before or not grid.query("CoverTile"):
+            while "drawn" not in marks:  # stamped by the app at the first refresh showing the new results
                 if time.time() > deadline:
                     sys.exit(f"no results for {word!r}: " + str([n.message for n in app._notifications]))
                 await pilot.pause(0.001)
-            await pilot.wait_for_scheduled_animations()
-            samples[how].append((time.perf_counter() - started) * 1000)
+            samples[how].append((marks.pop("drawn") - started) * 1000)
         marks["samples"] = samples
         marks["rss_mib"] = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) / 1024
         marks["hwm_mib"] = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
@@ -166,6 +169,7 @@ def main() -> None:
     print(f"first frame: covertui {p(first, 50):.2f} s (bare Textual app {p(bare, 50):.2f} s, "
           f"{p(first, 50) / p(bare, 50):.2f}x)   target <= 0.5 s")
     print(f"ready to search with {args.covers} covers: {p(ready, 50):.2f} s")
+    print("keystroke to grid drawn = from the key sent to the app's first refresh showing the new results")
     print(f"keystroke to grid drawn, typing (debounced): p50 {p(typed, 50):.0f} ms, p95 {p(typed, 95):.0f} ms"
           "   target <= 100 ms")
     print(f"keystroke + Enter to grid drawn: p50 {p(enter, 50):.0f} ms, p95 {p(enter, 95):.0f} ms")
