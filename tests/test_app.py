@@ -38,6 +38,15 @@ async def start_sync(pilot) -> None:
     await until(pilot, lambda: "Downloading" in str(app.query_one("#work-label").render()))
 
 
+async def search_for(pilot, text: str) -> None:
+    """Once the model is ready: type a query, wait for the covers, move to the grid."""
+    app = pilot.app
+    await until(pilot, lambda: app.searcher is not None)
+    await type_text(pilot, text)
+    await until(pilot, lambda: tiles(app))
+    await pilot.press("down")
+
+
 async def type_text(pilot, text: str) -> None:
     await pilot.press(*[{" ": "space"}.get(ch, ch) for ch in text])
 
@@ -118,10 +127,8 @@ async def test_y_copies_the_track_url_and_notifies(synced):
 async def test_enter_opens_details_with_every_track(synced):
     app = make_app(synced)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.searcher is not None)
-        await type_text(pilot, "green")
-        await until(pilot, lambda: tiles(app))
-        await pilot.press("down", "enter")
+        await search_for(pilot, "green")
+        await pilot.press("enter")
         assert isinstance(app.screen, DetailsScreen)
         hit = app.screen.hit
         assert len(hit.tracks) == 3
@@ -134,10 +141,7 @@ async def test_enter_opens_details_with_every_track(synced):
 async def test_more_like_this(synced):
     app = make_app(synced)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.searcher is not None)
-        await type_text(pilot, "cat")
-        await until(pilot, lambda: tiles(app))
-        await pilot.press("down")
+        await search_for(pilot, "cat")
         first = app.query_one(CoverGrid).current.cover
         await pilot.press("m")
         await until(pilot, lambda: tiles(app) and tiles(app)[0] != first)

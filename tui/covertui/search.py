@@ -202,7 +202,10 @@ class Searcher:
         added = self.store.refresh()
         with Catalog(self.settings.paths) as catalog:
             self.covers = catalog.covers()
-        self._build()
+        if added:
+            self._build()
+        else:
+            self._masks = {}  # the covers' sources may have changed; the vectors have not
         return added
 
     def query_vector(self, terms: list[Term]) -> np.ndarray:
