@@ -88,6 +88,11 @@ class Catalog:
                 current[source.id] = source.to_dict()
             self._db.set("sources", current)
 
+    def save_listed(self, listed: list[Source]) -> None:
+        """Store what Spotify listed just now: Liked Songs, and the playlists (ones no longer listed are dropped)."""
+        self.save_sources([s for s in listed if s.kind == "liked"])
+        self.save_sources([s for s in listed if s.kind == "playlist"], replace_kind="playlist")
+
     def mark_unavailable(self, source_id: str, reason: str) -> None:
         with self._db.transact():
             current = self._get("sources") or {}

@@ -136,8 +136,7 @@ def cmd_sources(settings, args) -> int:
 
         listed = SpotifyLibrary(settings).sources()
         with Catalog(settings.paths) as catalog:
-            catalog.save_sources([s for s in listed if s.kind == "liked"])
-            catalog.save_sources([s for s in listed if s.kind == "playlist"], replace_kind="playlist")
+            catalog.save_listed(listed)
             listed = list(catalog.sources().values())
     if args.json:
         print(json.dumps([s.to_dict() for s in listed], ensure_ascii=False))

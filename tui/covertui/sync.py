@@ -155,8 +155,7 @@ def sync(
             library = SpotifyLibrary(settings, progress=progress, cancel=cancel)
             progress(Progress("sources", 0, 1, message="Reading your playlists"))
             listed = library.sources()
-            catalog.save_sources([s for s in listed if s.kind == "liked"])
-            catalog.save_sources([s for s in listed if s.kind == "playlist"], replace_kind="playlist")
+            catalog.save_listed(listed)
         available = catalog.sources()
         chosen = resolve_selection(selection, available, catalog, library)
         if not selection.empty:

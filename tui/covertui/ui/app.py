@@ -186,8 +186,7 @@ class CovertuiApp(App):
             self.ui(self.notify, str(exc), title="Spotify", severity="warning", timeout=10)
             return
         with Catalog(self.settings.paths) as catalog:
-            catalog.save_sources([s for s in listed if s.kind == "liked"])
-            catalog.save_sources([s for s in listed if s.kind == "playlist"], replace_kind="playlist")
+            catalog.save_listed(listed)
             if not catalog.selection():
                 catalog.save_selection([s.id for s in listed if s.readable])
         self.ui(self.load_sources)
