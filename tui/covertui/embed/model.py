@@ -120,13 +120,18 @@ def model_is_cached(model: str) -> bool:
         return False
 
 
+def short_name(model: str) -> str:
+    """How a model is shown: the hub id, or a local checkpoint's folder name."""
+    return Path(model).name if _is_local(model) else model
+
+
 def model_identity(path: Path, name: str) -> str:
     """Stable id of the weights: name plus a hash of the config and the weights' size and time."""
     digest = hashlib.sha1((path / "config.json").read_bytes())
     for weights in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
         stat = weights.stat()
         digest.update(f"{weights.name}:{stat.st_size}:{int(stat.st_mtime)}".encode())
-    return f"{Path(name).name if _is_local(name) else name}@{digest.hexdigest()[:12]}"
+    return f"{short_name(name)}@{digest.hexdigest()[:12]}"
 
 
 @dataclass
@@ -156,7 +161,7 @@ class ImageSpec:
 
 
 class ClipModel:
-    """One checkpoint on one device: encode_images / encode_text return L2-normalised numpy rows."""
+    """One checkpoint on one device: encode_pixels / encode_text return L2-normalised numpy rows."""
 
     def __init__(self, settings: Settings, towers: tuple[str, ...] = ("vision", "text"),
                  allow_download: bool = True) -> None:
@@ -173,7 +178,7 @@ class ClipModel:
 
     @property
     def short_name(self) -> str:
-        return Path(self.name).name if _is_local(self.name) else self.name
+        return short_name(self.name)
 
     @property
     def description(self) -> str:
@@ -181,6 +186,8 @@ class ClipModel:
 
     def load(self, tower: str) -> None:
         """Load one tower ("vision" or "text") if it is not loaded yet."""
+        if getattr(self, tower) is not None:  # every encode calls this: no lock once loaded
+            return
         with self._lock, _LOAD_LOCK:
             if getattr(self, tower) is not None:
                 return
@@ -197,12 +204,15 @@ class ClipModel:
             except (OSError, ValueError, KeyError, AttributeError, RuntimeError) as exc:
                 raise ModelError(f"Could not load {self.name!r} as a CLIP model: {exc}".splitlines()[0]) from None
             model.to(self.device).eval()
+            if tower == "vision":  # the image processor's normalisation, applied on the device
+                self._mean, self._std = (torch.tensor(getattr(self.spec, which), device=self.device,
+                                                      dtype=torch.float32).view(1, 3, 1, 1) for which in ("mean", "std"))
             if tower == "text":
                 self.tokenizer = AutoTokenizer.from_pretrained(self.path)
                 with torch.inference_mode():  # the first call pays for kernel setup: not the user's first query
                     model(**self.tokenizer(["warm up"], return_tensors="pt").to(self.device))
-            setattr(self, tower, model)
             self.dim = int(sub.projection_dim)
+            setattr(self, tower, model)  # last: load() returns without the lock once this is set
 
     def encode_pixels(self, pixels) -> "np.ndarray":
         """uint8 tensor (N, 3, H, W) -> normalised float32 rows; normalisation runs on the device."""
@@ -215,23 +225,6 @@ class ClipModel:
             out = self.vision(pixel_values=x).image_embeds
             out = torch.nn.functional.normalize(out.float(), dim=-1)
         return out.cpu().numpy()
-
-    @property
-    def _mean(self):
-        return self._stat("mean")
-
-    @property
-    def _std(self):
-        return self._stat("std")
-
-    def _stat(self, which: str):
-        import torch
-
-        cache = self.__dict__.setdefault("_stats", {})
-        if which not in cache:
-            values = getattr(self.spec, which)
-            cache[which] = torch.tensor(values, device=self.device, dtype=torch.float32).view(1, 3, 1, 1)
-        return cache[which]
 
     def encode_text(self, texts: list[str]) -> "np.ndarray":
         return _encode_text_cached(self, tuple(texts))
