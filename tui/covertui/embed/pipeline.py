@@ -55,9 +55,9 @@ def embed_covers(
     batch = batch_size or default_batch_size(model.device)
     report = EmbedReport(batch_size=batch)
     total = len(todo)
-    progress(Progress("embed", 0, total))
     if not todo:
         return report
+    progress(Progress("embed", 0, total, message="" if model.vision else f"Loading {model.description}"))
     model.load("vision")
     meter = RateMeter()
     started = time.perf_counter()
@@ -132,9 +132,6 @@ def embedder(settings):
         model = ClipModel(settings, towers=())
         store = EmbeddingStore(settings.paths, model.identity, PREPROCESS_VERSION)
         try:
-            if all(cid in store for cid in covers):
-                return EmbedReport()
-            progress(Progress("embed", 0, 0, message=f"Loading {model.description}"))
             return embed_covers(model, store, covers, progress, cancel, settings.batch_size)
         finally:
             store.close()
