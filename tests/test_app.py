@@ -43,7 +43,7 @@ async def search_for(pilot, text: str) -> None:
     app = pilot.app
     await until(pilot, lambda: app.searcher is not None)
     await type_text(pilot, text)
-    await until(pilot, lambda: tiles(app))
+    await until(pilot, lambda: results(app) and results(app)[:len(tiles(app))] == tiles(app))
     await pilot.press("down")
 
 
@@ -62,6 +62,11 @@ def tiles(app) -> list[str]:
     return [t.hit.cover for t in app.query(CoverTile) if t.display]
 
 
+def results(app) -> list[str]:
+    """Covers of the results shown, on screen or scrolled to."""
+    return [hit.cover for hit in app.grid.hits]
+
+
 def test_importing_the_app_and_cli_imports_no_torch():
     code = ("import sys, covertui.cli, covertui.ui.app; "
             "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
@@ -74,12 +79,14 @@ async def test_search_shows_the_expected_covers_and_keys_move(synced):
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.searcher is not None)
         await type_text(pilot, "a blue cover")
-        await until(pilot, lambda: len(tiles(app)) == 40)
         expected = [h.cover for h in Searcher(synced).search("a blue cover", top=60).hits]
-        assert tiles(app) == expected
+        await until(pilot, lambda: results(app) == expected)
+        grid = app.query_one(CoverGrid)
+        assert len(expected) == 40 and grid.page_size < 40
+        assert tiles(app) == expected[:grid.page_size]  # tiles for the rows on screen only
+        assert len(app.query(CoverTile)) == grid.page_size
         assert "covers indexed" in str(app.query_one("#status").render())
         await pilot.press("down")
-        grid = app.query_one(CoverGrid)
         assert app.focused is grid and grid.selected == 0
         await pilot.press("right", "l")
         assert grid.selected == 2
@@ -92,10 +99,69 @@ async def test_search_shows_the_expected_covers_and_keys_move(synced):
         await pilot.pause()
         assert grid.columns < wide
         assert app.query_one("#tiles").styles.grid_size_columns == grid.columns
+        assert tiles(app) == expected[:grid.page_size]
         await pilot.press("slash")
         assert app.focused is app.query_one("#query")
         await pilot.press("down", "escape")
         assert app.focused is app.query_one("#query")
+
+
+async def test_scrolling_binds_the_tiles_to_the_next_rows(synced):
+    app = make_app(synced)
+    async with app.run_test(size=SIZE) as pilot:
+        await search_for(pilot, "a red cover")
+        grid, expected = app.grid, results(app)
+        await until(pilot, lambda: None not in grid.thumbnails)  # the rows below, decoded after the first
+        await pilot.press("end")
+        assert grid.selected == 39 and grid.current.cover == expected[39]
+        on_screen = tiles(app)
+        assert expected[39] in on_screen and on_screen == expected[grid.top * grid.columns:][:len(on_screen)]
+        selected = [t for t in app.query(CoverTile) if t.has_class("-selected")]
+        assert [t.hit.cover for t in selected] == [expected[39]]
+        assert selected[0].query_one(".art").image is grid.thumbnails[39] is not None
+        assert "of 40" in str(grid.border_subtitle)
+        await pilot.press("pageup")
+        assert grid.selected == 39 - grid.rows * grid.columns
+        await pilot.press("home")
+        assert grid.selected == 0 and grid.top == 0 and tiles(app) == expected[:grid.page_size]
+        await pilot.click(CoverTile, offset=(2, 2))  # the first tile
+        await pilot.click(app.query(CoverTile)[1], offset=(2, 2))
+        assert grid.selected == 1 and app.focused is grid
+        await pilot.click(app.query(CoverTile)[1], offset=(2, 2), times=2)
+        assert isinstance(app.screen, DetailsScreen) and app.screen.hit.cover == expected[1]
+
+
+async def test_a_newer_keystroke_replaces_the_running_search(synced):
+    app = make_app(synced)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.searcher is not None)
+        real, asked, shown, gate = app.searcher.search, [], [], threading.Event()
+
+        def search(text, **kwargs):  # the first search is held until more keys are typed
+            asked.append(text)
+            if len(asked) == 1:
+                gate.wait(10)
+            return real(text, **kwargs)
+
+        real_show = app._show_results
+
+        async def show(result, thumbs):
+            shown.append(result.query)
+            await real_show(result, thumbs)
+
+        app.searcher.search, app._show_results = search, show
+        await type_text(pilot, "r")
+        await until(pilot, lambda: asked == ["r"])  # searched at once, no debounce
+        await type_text(pilot, "ed")
+        gate.set()
+        expected = [h.cover for h in real("red", top=60).hits]
+        await until(pilot, lambda: results(app) == expected)
+        assert asked == ["r", "red"] and shown == ["red"]  # "r" dropped unseen, "re" never run
+        await pilot.press("space")  # the same query once stripped: nothing to do
+        await pilot.pause(0.2)
+        assert asked == ["r", "red"]
+        await pilot.press("enter")  # Enter searches again
+        await until(pilot, lambda: asked == ["r", "red", "red"])
 
 
 async def test_typing_never_triggers_bindings(synced):
@@ -144,8 +210,8 @@ async def test_more_like_this(synced):
         await search_for(pilot, "cat")
         first = app.query_one(CoverGrid).current.cover
         await pilot.press("m")
-        await until(pilot, lambda: tiles(app) and tiles(app)[0] != first)
-        assert app.query_one("#query").value == f"@{first}" and first not in tiles(app)
+        await until(pilot, lambda: results(app) and results(app)[0] != first)
+        assert app.query_one("#query").value == f"@{first}" and first not in results(app)
 
 
 async def test_unavailable_sources_say_why(fake, settings, logged_in):
@@ -168,11 +234,12 @@ async def test_unchecking_a_source_removes_its_covers(fake, settings, logged_in)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.searcher is not None)
         await type_text(pilot, "blue")
-        await until(pilot, lambda: len(tiles(app)) == 40)
+        await until(pilot, lambda: len(results(app)) == 40)
         picker = app.query_one("#sources")
         for sid in ("playlist000000000001abcd", "playlist000000000002abcd"):
             picker.deselect(sid)
-        await until(pilot, lambda: set(tiles(app)) == {cover_id(0), cover_id(1), cover_id(2)})
+        await until(pilot, lambda: set(results(app)) == {cover_id(0), cover_id(1), cover_id(2)})
+        assert set(tiles(app)) == set(results(app))
 
 
 async def test_query_typed_before_the_model_is_ready_runs_when_it_is(synced, monkeypatch):
@@ -192,7 +259,7 @@ async def test_query_typed_before_the_model_is_ready_runs_when_it_is(synced, mon
         await pilot.pause(0.3)
         assert app.searcher is None and "runs when it is ready" in str(app.query_one("#status").render())
         release.set()
-        await until(pilot, lambda: len(tiles(app)) == 40)
+        await until(pilot, lambda: len(results(app)) == 40)
 
 
 async def test_sync_worker_shows_progress_and_fills_the_grid(fake, settings, logged_in, monkeypatch):
@@ -217,7 +284,7 @@ async def test_sync_worker_shows_progress_and_fills_the_grid(fake, settings, log
         assert all(display for _, display, _ in shown)
         assert any(label.startswith("Downloading covers 40/40") for _, _, label in shown)
         assert not app.query_one(WorkPanel).display
-        await until(pilot, lambda: len(tiles(app)) == 40)
+        await until(pilot, lambda: len(results(app)) == 40)
 
 
 async def test_sync_can_be_cancelled_and_keeps_finished_work(fake, settings, logged_in):

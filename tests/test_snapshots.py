@@ -33,7 +33,7 @@ def test_main_screen_with_results(snap_compare, synced_app):
         app = pilot.app
         await until(pilot, lambda: app.searcher is not None and len(app.sources) == 4)
         app.query_one("#query").value = "a blue cover with a cat"  # searches after the debounce
-        await until(pilot, lambda: len([t for t in app.query(CoverTile) if t.display]) == 40)
+        await until(pilot, lambda: len(app.grid.hits) == 40 and any(t.display for t in app.query(CoverTile)))
         await pilot.pause(0.5)
         app.last_ms = 12.0  # the one value that changes from run to run
         app.update_status()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import threading
 import time
 from functools import lru_cache, partial
 
@@ -19,7 +20,6 @@ from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.widgets import Footer, Input, SelectionList, Static
 from textual.widgets.selection_list import Selection as PickerItem
-from textual.worker import get_current_worker
 
 from ..config import Settings
 from ..errors import CovertuiError
@@ -27,12 +27,11 @@ from ..progress import CancelToken
 from .screens import AuthScreen, DetailsScreen, HelpScreen, SetupScreen
 from .widgets import CoverGrid, WorkPanel, clean
 
-DEBOUNCE = 0.1  # a search starts 0.1 s after the last keystroke; a newer keystroke cancels it
 TOP = 60
 EMPTY = "Nothing synced yet. Check sources on the left (space), then press s to sync."
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=300)  # five searches' worth; up to ~0.2 MB each at graphics-protocol sizes
 def thumbnail(path: str | None, size: int):
     """A decoded copy of a cover at the size the terminal will draw (done in a worker, cached)."""
     if not path:
@@ -84,11 +83,13 @@ class CovertuiApp(App):
         self.protocol = protocol
         self.searcher = None
         self.pending: str | None = None
+        self._wanted: tuple | None = None  # the newest search asked for: (text, sources)
+        self._searching = False  # a search worker is running; it takes up _wanted when it ends
+        self._search_lock = threading.Lock()
         self.work_cancel: CancelToken | None = None
         self.sources: dict = {}
         self.last_ms: float | None = None
         self.status_note = "loading the model…"
-        self._debounce = None
         self._filling = False
         self._last_reload = 0.0
         self.thumb_size = thumb_size(protocol)
@@ -119,7 +120,8 @@ class CovertuiApp(App):
         yield Input(placeholder='Search covers: "blue cover with a cat"   (↓ to the covers · F1 help)', id="query")
         with Horizontal(id="body"):
             yield SelectionList[str](id="sources")
-            yield CoverGrid(self.image_class, id="grid")
+            self.grid = CoverGrid(self.image_class, id="grid")
+            yield self.grid
         yield WorkPanel(id="work")
         yield Static("", id="status")
         yield Footer()
@@ -170,7 +172,7 @@ class CovertuiApp(App):
         finally:
             self.call_after_refresh(setattr, self, "_filling", False)
         if first_has_covers is not None:
-            await self.query_one(CoverGrid).show([], [], "Type to search." if first_has_covers else EMPTY)
+            await self.grid.show([], [], "Type to search." if first_has_covers else EMPTY)
             if not first_has_covers and self.focused is self.query_one("#query") and not self.query_one("#query").value:
                 picker.focus()  # nothing synced yet: start in the picker, where space checks and s syncs
 
@@ -246,19 +248,21 @@ class CovertuiApp(App):
         self.query_one("#status", Static).update(" · ".join(parts))
 
     @on(Input.Changed, "#query")
-    def query_changed(self, event: Input.Changed) -> None:
-        if self._debounce is not None:
-            self._debounce.stop()
-        self._debounce = self.set_timer(DEBOUNCE, self.search_now)
+    def query_changed(self) -> None:
+        self.search_now()
 
     @on(Input.Submitted, "#query")
     def query_submitted(self) -> None:
-        if self._debounce is not None:
-            self._debounce.stop()
-        self.search_now()
+        self.search_now(again=not self._searching)  # Enter searches again (a retry), unless already on it
 
-    def search_now(self) -> None:
-        if self._closing or self._closed:  # a debounce timer firing while the app shuts down
+    def search_now(self, again: bool = False) -> None:
+        """Search for the query as it is now, at once, or as soon as the running search ends.
+
+        One search runs at a time. Keystrokes during it only replace what is wanted next, and the
+        running search's results are dropped unseen, so typing never queues up stale searches.
+        The same query and sources twice is one search, unless `again` (a retry, new covers indexed).
+        """
+        if self._closing or self._closed:
             return
         text = self.query_one("#query", Input).value.strip()
         if not text:
@@ -269,39 +273,67 @@ class CovertuiApp(App):
             self.update_status()
             return
         self.pending = None
-        self.run_search(text, self.checked_sources)
+        wanted = (text, tuple(self.checked_sources))
+        with self._search_lock:
+            if wanted == self._wanted and not again:
+                return
+            self._wanted = wanted
+            if self._searching:
+                return
+            self._searching = True
+        self.run_search()
 
-    @work(thread=True, exclusive=True, group="search")
-    def run_search(self, text: str, sources: list[str]) -> None:
-        worker = get_current_worker()
+    @work(thread=True, group="search")
+    def run_search(self) -> None:
+        wanted = None
         try:
-            result = self.searcher.search(text, top=TOP, sources=sources or ["-none-"])
+            while True:
+                with self._search_lock:
+                    if self._wanted is wanted or self._closing:
+                        self._searching = False
+                        return
+                    wanted = self._wanted
+                self._search(*wanted, stale=lambda: self._wanted is not wanted or self._closing)
+        except BaseException:
+            self._searching = False
+            raise
+
+    def _search(self, text: str, sources: tuple, stale) -> None:
+        """In the search worker: search, decode the first screenful of thumbnails and show them,
+        then decode the rest (ready before they are scrolled to). Stops once `stale()`."""
+        try:
+            result = self.searcher.search(text, top=TOP, sources=list(sources) or ["-none-"])
         except CovertuiError as exc:
-            if not worker.is_cancelled:
+            if not stale():
                 self.ui(self._search_failed, str(exc))
             return
+        first = self.grid.page_size
         thumbs = []
         for hit in result.hits:
-            if worker.is_cancelled:  # a newer keystroke won
+            if stale():
                 return
             thumbs.append(thumbnail(hit.path, self.thumb_size))
-        if not worker.is_cancelled:
+            if len(thumbs) == first:
+                self.ui(self._show_results, result, list(thumbs))
+        if len(thumbs) > first:
+            self.ui(self.grid.add_thumbnails, result.hits, first, thumbs[first:])
+        elif len(thumbs) < first:
             self.ui(self._show_results, result, thumbs)
 
     async def _search_failed(self, message: str) -> None:
-        await self.query_one(CoverGrid).show([], [], message)
+        await self.grid.show([], [], message)
 
     async def _show_results(self, result, thumbs) -> None:
         self.last_ms = result.elapsed_ms
         empty = "No covers in the checked sources." if self.checked_sources else "Check a source on the left."
-        await self.query_one(CoverGrid).show(result.hits, thumbs, empty)
+        await self.grid.show(result.hits, thumbs, empty)
         self.update_status()
 
     # keys ------------------------------------------------------------------------
     def on_key(self, event) -> None:
         focused = self.focused
         if event.key == "down" and focused is self.query_one("#query"):
-            self.query_one(CoverGrid).focus()
+            self.grid.focus()
             event.stop()
         elif event.key == "escape" and focused is not self.query_one("#query") and self.screen is self.screen_stack[0]:
             self.action_focus_search()
@@ -318,7 +350,7 @@ class CovertuiApp(App):
 
     @property
     def current(self):
-        return self.query_one(CoverGrid).current
+        return self.grid.current
 
     def action_details(self) -> None:
         if self.current is not None:
@@ -423,7 +455,7 @@ class CovertuiApp(App):
             return
         self.searcher.reload()
         self.ui(self.update_status)
-        self.ui(self.search_now)
+        self.ui(self.search_now, True)
 
     async def action_quit(self) -> None:
         if self.work_cancel is not None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
+from textual.binding import Binding
+from textual.containers import Vertical
 from textual.reactive import reactive
+from textual.widget import Widget
 from textual.widgets import Label, ProgressBar, Static
 
 TILE_WIDTH = 26  # cells, border included
+TILE_HEIGHT = 15
 
 
 def clean(text: str) -> str:
@@ -18,11 +23,12 @@ def clean(text: str) -> str:
 class CoverTile(Vertical):
     """One cover: its image, title, artist and score. Tiles are reused from search to search."""
 
-    def __init__(self, image_class, index: int) -> None:
+    def __init__(self, image_class) -> None:
         super().__init__(classes="tile")
         self.image_class = image_class
-        self.index = index
+        self.index = -1  # of the result it shows
         self.hit = None
+        self.thumbnail = None
         self.display = False  # shown once it holds a result
 
     def compose(self) -> ComposeResult:
@@ -30,23 +36,35 @@ class CoverTile(Vertical):
         yield Label("", classes="title")
         yield Label("", classes="meta")
 
-    def show(self, hit, thumbnail) -> None:
-        self.hit = hit
-        first = hit.tracks[0] if hit.tracks else None
-        title = first["name"] if first else (hit.path or hit.cover).rsplit("/", 1)[-1]
-        artist = ", ".join(first["artists"]) if first else "local file"
-        more = f" +{len(hit.tracks) - 1}" if len(hit.tracks) > 1 else ""
-        self.query_one(".art").image = thumbnail
-        self.query_one(".title", Label).update(clean(title)[:TILE_WIDTH - 4])
-        self.query_one(".meta", Label).update(f"{clean(artist)[:TILE_WIDTH - 12]}{more} · {hit.score:.3f}")
+    def show(self, index: int, hit, thumbnail) -> None:
+        """Hold a result; what did not change is not touched (each change costs a redraw)."""
+        self.index = index
+        if hit is not self.hit:
+            self.hit = hit
+            first = hit.tracks[0] if hit.tracks else None
+            title = first["name"] if first else (hit.path or hit.cover).rsplit("/", 1)[-1]
+            artist = ", ".join(first["artists"]) if first else "local file"
+            more = f" +{len(hit.tracks) - 1}" if len(hit.tracks) > 1 else ""
+            self.query_one(".title", Label).update(clean(title), layout=False)  # fixed size: no relayout
+            self.query_one(".meta", Label).update(f"{clean(artist)[:TILE_WIDTH - 12]}{more} · {hit.score:.3f}",
+                                                  layout=False)
+        if thumbnail is not self.thumbnail:
+            self.thumbnail = thumbnail
+            self.query_one(".art").image = thumbnail
 
 
-class CoverGrid(VerticalScroll, can_focus=True):
-    """Result tiles in a grid that reflows with the width; arrows and h/j/k/l move the selection."""
+class CoverGrid(Widget, can_focus=True):
+    """Result tiles in a grid that reflows with the width; arrows and h/j/k/l move the selection.
+
+    Only the rows on screen have tiles: moving past the last row binds the same tiles to the next
+    results, so a search or a scroll redraws a screenful of tiles however many results there are.
+    """
 
     BINDINGS = [
         ("left,h", "move(-1, 0)", "Left"), ("right,l", "move(1, 0)", "Right"),
         ("up,k", "move(0, -1)", "Up"), ("down,j", "move(0, 1)", "Down"),
+        Binding("pageup", "page(-1)", "Page up", show=False), Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "move_to(0)", "First", show=False), Binding("end", "move_to(-1)", "Last", show=False),
     ]
     selected: reactive[int] = reactive(0)
 
@@ -54,7 +72,11 @@ class CoverGrid(VerticalScroll, can_focus=True):
         super().__init__(**kwargs)
         self.image_class = image_class
         self.hits: list = []
+        self.thumbnails: list = []
         self.tiles: list[CoverTile] = []
+        self.top = 0  # the first row of results on screen
+        self._results = None  # the list the hits came from, to match late thumbnails to it
+        self._mounting = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
         yield Static("", id="empty")
@@ -62,45 +84,102 @@ class CoverGrid(VerticalScroll, can_focus=True):
 
     @property
     def columns(self) -> int:
-        return max(1, (self.size.width - 1) // TILE_WIDTH)
+        return max(1, self.content_size.width // TILE_WIDTH)
 
-    def on_resize(self) -> None:
-        self.query_one("#tiles").styles.grid_size_columns = self.columns
+    @property
+    def rows(self) -> int:
+        """Rows wholly on screen (one more, cut off at the bottom, is drawn when it fits in part)."""
+        return max(1, self.content_size.height // TILE_HEIGHT)
+
+    @property
+    def page_size(self) -> int:
+        """Tiles on screen, the part-visible row included: the results that need a thumbnail first."""
+        return self.columns * max(1, -(-self.content_size.height // TILE_HEIGHT))
 
     async def show(self, hits, thumbnails, empty_message: str = "") -> None:
-        """Show results, reusing the tiles of the last search (mounting is what costs, not updating)."""
+        """Show results; `thumbnails` may cover only the first ones (add_thumbnails brings the rest)."""
+        self._results = hits
         self.hits = list(hits)
-        grid = self.query_one("#tiles")
-        grid.styles.grid_size_columns = self.columns
-        if len(self.tiles) < len(hits):
-            fresh = [CoverTile(self.image_class, i) for i in range(len(self.tiles), len(hits))]
-            self.tiles += fresh
-            await grid.mount_all(fresh)
+        self.thumbnails = list(thumbnails[:len(hits)]) + [None] * (len(hits) - len(thumbnails))
+        self.top = 0
+        self.set_reactive(CoverGrid.selected, 0)
+        self.query_one("#empty", Static).update(empty_message or "No matching covers.")
+        self.query_one("#empty").display = not hits
+        self.query_one("#tiles").display = bool(hits)
+        await self._draw()
+
+    def add_thumbnails(self, hits, start: int, thumbnails: list) -> None:
+        """Thumbnails of results past the first screenful, decoded after them; ignored if stale."""
+        if hits is not self._results:
+            return
+        self.thumbnails[start:start + len(thumbnails)] = thumbnails
+        self._bind()
+
+    async def on_resize(self) -> None:
+        await self._draw()
+
+    async def _draw(self) -> None:
+        """Enough tiles for the screen (mounted once, reused), then bind them to the results."""
+        wanted = min(self.page_size, len(self.hits))
+        async with self._mounting:
+            if len(self.tiles) < wanted:
+                fresh = [CoverTile(self.image_class) for _ in range(len(self.tiles), wanted)]
+                await self.query_one("#tiles").mount_all(fresh)
+                self.tiles += fresh  # only now: a tile is bound once its children exist
+        self.query_one("#tiles").styles.grid_size_columns = self.columns
+        self._scroll_to(self.selected)
+        self._bind()
+
+    def _scroll_to(self, index: int) -> None:
+        row = index // self.columns
+        last = max(0, (len(self.hits) - 1) // self.columns - self.rows + 1)
+        self.top = max(0, min(self.top, row, last), row - self.rows + 1)
+
+    def _bind(self) -> None:
+        first, count = self.top * self.columns, self.page_size
         with self.app.batch_update():
             for i, tile in enumerate(self.tiles):
-                tile.display = i < len(hits)
-                if i < len(hits):
-                    tile.show(hits[i], thumbnails[i])
-            self.query_one("#empty", Static).update(empty_message or "No matching covers.")
-            self.query_one("#empty").display = not hits
-            grid.display = bool(hits)
-        self.selected = 0
-        self._mark()
-        self.scroll_home(animate=False)
+                index = first + i
+                if i < count and index < len(self.hits):
+                    tile.show(index, self.hits[index], self.thumbnails[index])
+                    tile.set_class(index == self.selected, "-selected")
+                    tile.display = True
+                else:
+                    tile.display = False
+        shown = min(len(self.hits), first + count) - first
+        self.border_subtitle = f"{first + 1}–{first + shown} of {len(self.hits)}" if self.hits else ""
 
-    def watch_selected(self) -> None:
-        self._mark()
-
-    def _mark(self) -> None:
-        for tile in self.tiles:
-            tile.set_class(tile.index == self.selected and tile.display, "-selected")
-        if self.hits and self.selected < len(self.tiles):
-            self.scroll_to_widget(self.tiles[self.selected], animate=False)
+    def watch_selected(self, selected: int) -> None:
+        self._scroll_to(selected)
+        self._bind()
 
     def action_move(self, dx: int, dy: int) -> None:
         if self.hits:
             target = self.selected + dx + dy * self.columns
             self.selected = max(0, min(len(self.hits) - 1, target))
+
+    def action_page(self, pages: int) -> None:
+        self.action_move(0, pages * self.rows)
+
+    def action_move_to(self, index: int) -> None:
+        if self.hits:
+            self.selected = index % len(self.hits)
+
+    def on_mouse_scroll_down(self, event) -> None:
+        event.stop()
+        self.action_move(0, 1)
+
+    def on_mouse_scroll_up(self, event) -> None:
+        event.stop()
+        self.action_move(0, -1)
+
+    def on_click(self, event) -> None:
+        tile = next((w for w in event.widget.ancestors_with_self if isinstance(w, CoverTile)), None)
+        if tile is not None and tile.display:
+            self.focus()
+            self.selected = tile.index
+            if event.chain == 2:
+                self.app.action_details()  # type: ignore[attr-defined]
 
     @property
     def current(self):
