@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import threading
@@ -162,6 +163,24 @@ async def test_a_newer_keystroke_replaces_the_running_search(synced):
         assert asked == ["r", "red"]
         await pilot.press("enter")  # Enter searches again
         await until(pilot, lambda: asked == ["r", "red", "red"])
+
+
+async def test_full_garbage_collections_wait_for_an_idle_moment(synced, monkeypatch):
+    before = gc.get_threshold()
+    app = make_app(synced)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.searcher is not None)
+        assert gc.get_threshold()[2] >= 1 << 30  # the interpreter starts none by itself
+        collected = []
+        monkeypatch.setattr(gc, "collect", lambda *args: collected.append(args))
+        monkeypatch.setattr(gc, "get_count", lambda: (0, 0, 10))  # as many as would have started one
+        await pilot.press("a")
+        app._collect_when_idle()
+        assert collected == []  # a key was just pressed
+        app._last_input -= 2
+        app._collect_when_idle()
+        assert collected == [()]
+    assert gc.get_threshold() == before  # given back when the app ends
 
 
 async def test_typing_never_triggers_bindings(synced):

@@ -6,13 +6,14 @@ Heavy imports (torch, transformers) happen only in worker threads, after the fir
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 import threading
 import time
 from functools import lru_cache, partial
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual._callback import invoke
@@ -28,6 +29,8 @@ from .screens import AuthScreen, DetailsScreen, HelpScreen, SetupScreen
 from .widgets import CoverGrid, WorkPanel, clean
 
 TOP = 60
+GC_IDLE = 1.0  # s without a key or click before a full garbage collection may run...
+GC_EVERY = 5.0  # ...checked this often, so that one costs at most ~2% of a core during a sync
 EMPTY = "Nothing synced yet. Check sources on the left (space), then press s to sync."
 
 
@@ -92,6 +95,8 @@ class CovertuiApp(App):
         self.status_note = "loading the model…"
         self._filling = False
         self._last_reload = 0.0
+        self._last_input = 0.0
+        self._gc_threshold: tuple | None = None  # the interpreter's, while the app holds full collections
         self.thumb_size = thumb_size(protocol)
 
     def ui(self, callback, *args) -> None:
@@ -133,6 +138,7 @@ class CovertuiApp(App):
         self.update_status()
         self.load_model()
         self.call_after_refresh(self.check_login)
+        self.set_interval(GC_EVERY, self._collect_when_idle)
 
     def check_login(self) -> None:
         """After the first frame (this brings in requests): setup guide, login screen, or fresh sources."""
@@ -229,6 +235,13 @@ class CovertuiApp(App):
         self.notify(message, title="Model", severity="error", timeout=15)
 
     def _model_ready(self, searcher) -> None:
+        # The imports and the model made ~500k objects that live as long as the app: a full garbage
+        # collection walking them stalled the UI ~0.3 s every few searches. They are left out of it,
+        # and full collections (~0.1 s over Textual's own caches) wait until the user is idle.
+        if self._gc_threshold is None:
+            self._gc_threshold = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(*self._gc_threshold[:2], 1 << 30)
         self.searcher = searcher
         self.status_note = ""
         self.update_status()
@@ -328,6 +341,21 @@ class CovertuiApp(App):
         empty = "No covers in the checked sources." if self.checked_sources else "Check a source on the left."
         await self.grid.show(result.hits, thumbs, empty)
         self.update_status()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)):
+            self._last_input = time.monotonic()
+        await super().on_event(event)
+
+    def _collect_when_idle(self) -> None:
+        """The full garbage collections the interpreter would have run mid-keystroke, run when idle."""
+        if gc.get_count()[2] >= 10 and not self._searching and time.monotonic() - self._last_input > GC_IDLE:
+            gc.collect()
+
+    def on_unmount(self) -> None:
+        if self._gc_threshold is not None:  # the process goes on (tests, an embedding program)
+            gc.set_threshold(*self._gc_threshold)
+            gc.unfreeze()
 
     # keys ------------------------------------------------------------------------
     def on_key(self, event) -> None:
