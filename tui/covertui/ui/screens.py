@@ -13,7 +13,8 @@ from textual.widgets.option_list import Option
 from .widgets import clean
 
 KEYS = [
-    ("/", "focus the search input"), ("arrows, h j k l", "move between covers"), ("Down (in the input)", "go to the covers"),
+    ("/", "focus the search input"), ("arrows, h j k l", "move between covers"),
+    ("PgUp PgDn Home End", "a screen up or down, first, last"), ("Down (in the input)", "go to the covers"),
     ("Escape", "back to the input"), ("Enter", "details: every track with this cover"),
     ("y", "copy the track's Spotify URL"), ("Y", "copy the album URL"), ("m", "more like this cover"),
     ("o", "open in the browser / Spotify app"), ("space (picker)", "check or uncheck a source"),
