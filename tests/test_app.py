@@ -123,6 +123,11 @@ async def test_scrolling_binds_the_tiles_to_the_next_rows(synced):
         assert "of 40" in str(grid.border_subtitle)
         await pilot.press("pageup")
         assert grid.selected == 39 - grid.rows * grid.columns
+        await pilot.press("pagedown")
+        chosen, shown = grid.current.cover, grid.hits
+        app.search_now(again=True)  # as during a sync, when covers were embedded: the same query again
+        await until(pilot, lambda: grid.hits is not shown)
+        assert grid.current.cover == chosen and grid.top > 0 and chosen in tiles(app)  # still there
         await pilot.press("home")
         assert grid.selected == 0 and grid.top == 0 and tiles(app) == expected[:grid.page_size]
         await pilot.click(CoverTile, offset=(2, 2))  # the first tile

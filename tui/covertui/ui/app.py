@@ -88,6 +88,7 @@ class CovertuiApp(App):
         self.pending: str | None = None
         self._wanted: tuple | None = None  # the newest search asked for: (text, sources)
         self._searching = False  # a search worker is running; it takes up _wanted when it ends
+        self._shown_query: str | None = None
         self._search_lock = threading.Lock()
         self.work_cancel: CancelToken | None = None
         self.sources: dict = {}
@@ -339,7 +340,8 @@ class CovertuiApp(App):
     async def _show_results(self, result, thumbs) -> None:
         self.last_ms = result.elapsed_ms
         empty = "No covers in the checked sources." if self.checked_sources else "Check a source on the left."
-        await self.grid.show(result.hits, thumbs, empty)
+        again, self._shown_query = result.query == self._shown_query, result.query
+        await self.grid.show(result.hits, thumbs, empty, keep_selection=again)
         self.update_status()
 
     async def on_event(self, event: events.Event) -> None:

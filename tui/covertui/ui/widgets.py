@@ -96,13 +96,17 @@ class CoverGrid(Widget, can_focus=True):
         """Tiles on screen, the part-visible row included: the results that need a thumbnail first."""
         return self.columns * max(1, -(-self.content_size.height // TILE_HEIGHT))
 
-    async def show(self, hits, thumbnails, empty_message: str = "") -> None:
-        """Show results; `thumbnails` may cover only the first ones (add_thumbnails brings the rest)."""
+    async def show(self, hits, thumbnails, empty_message: str = "", keep_selection: bool = False) -> None:
+        """Show results; `thumbnails` may cover only the first ones (add_thumbnails brings the rest).
+
+        `keep_selection`: the same query again (covers were added): stay on the selected cover.
+        """
+        before = self.current.cover if keep_selection and self.current is not None else None
         self._results = hits
         self.hits = list(hits)
         self.thumbnails = list(thumbnails[:len(hits)]) + [None] * (len(hits) - len(thumbnails))
         self.top = 0
-        self.set_reactive(CoverGrid.selected, 0)
+        self.set_reactive(CoverGrid.selected, next((i for i, h in enumerate(hits) if h.cover == before), 0))
         self.query_one("#empty", Static).update(empty_message or "No matching covers.")
         self.query_one("#empty").display = not hits
         self.query_one("#tiles").display = bool(hits)
