@@ -77,6 +77,9 @@ class CoverGrid(Widget, can_focus=True):
         self.top = 0  # the first row of results on screen
         self._results = None  # the list the hits came from, to match late thumbnails to it
         self._mounting = asyncio.Lock()
+        # Tiles on screen, the part-visible row included: the results that need a thumbnail first.
+        # A plain number, set on the UI thread, that the search worker reads.
+        self.page_size = 12
 
     def compose(self) -> ComposeResult:
         yield Static("", id="empty")
@@ -90,11 +93,6 @@ class CoverGrid(Widget, can_focus=True):
     def rows(self) -> int:
         """Rows wholly on screen (one more, cut off at the bottom, is drawn when it fits in part)."""
         return max(1, self.content_size.height // TILE_HEIGHT)
-
-    @property
-    def page_size(self) -> int:
-        """Tiles on screen, the part-visible row included: the results that need a thumbnail first."""
-        return self.columns * max(1, -(-self.content_size.height // TILE_HEIGHT))
 
     async def show(self, hits, thumbnails, empty_message: str = "", keep_selection: bool = False) -> None:
         """Show results; `thumbnails` may cover only the first ones (add_thumbnails brings the rest).
@@ -124,6 +122,7 @@ class CoverGrid(Widget, can_focus=True):
 
     async def _draw(self) -> None:
         """Enough tiles for the screen (mounted once, reused), then bind them to the results."""
+        self.page_size = self.columns * max(1, -(-self.content_size.height // TILE_HEIGHT))
         wanted = min(self.page_size, len(self.hits))
         async with self._mounting:
             if len(self.tiles) < wanted:
