@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,6 +162,23 @@ class SearchResult:
     elapsed_ms: float
 
 
+@dataclass
+class _View:
+    """What a search reads: replaced whole by Searcher.reload(), which runs beside searches."""
+
+    index: CoverIndex
+    covers: dict
+    masks: dict[tuple[str, ...], np.ndarray] = field(default_factory=dict)
+
+    def mask(self, sources: list[str] | None) -> np.ndarray:
+        key = tuple(sorted(sources)) if sources is not None else ("*",)
+        if key not in self.masks:
+            wanted = set(sources or ())
+            self.masks[key] = self.index.mask(
+                {cid for cid, c in self.covers.items() if sources is None or c.sources & wanted})
+        return self.masks[key]
+
+
 class Searcher:
     """The search service: a model (text tower first), the index, and the catalog's covers."""
 
@@ -173,42 +191,42 @@ class Searcher:
         self.settings = settings
         self.model = model or ClipModel(settings, towers=("text",), allow_download=allow_download)
         self.store = EmbeddingStore(settings.paths, self.model.identity, PREPROCESS_VERSION)
+        self._reloading = threading.Lock()
         with Catalog(settings.paths) as catalog:
-            self.covers = catalog.covers()
-        self._build()
+            self._view = _View(CoverIndex(*self.store.matrix(), device=self.model.device), catalog.covers())
 
-    def _build(self) -> None:
-        self.index = CoverIndex(*self.store.matrix(), device=self.model.device)
-        self._masks: dict[tuple[str, ...], np.ndarray] = {}
+    @property
+    def index(self) -> CoverIndex:
+        return self._view.index
+
+    @property
+    def covers(self) -> dict:
+        return self._view.covers
 
     def source_mask(self, sources: list[str] | None) -> np.ndarray:
         """Rows of covers held by the given sources (all synced sources by default)."""
-        key = tuple(sorted(sources)) if sources is not None else ("*",)
-        if key not in self._masks:
-            wanted = set(sources or ())
-            self._masks[key] = self.index.mask(
-                {cid for cid, c in self.covers.items() if sources is None or c.sources & wanted})
-        return self._masks[key]
+        return self._view.mask(sources)
 
     @property
     def indexed(self) -> int:
         """Synced covers that have a vector."""
-        return int(self.source_mask(None).sum()) if len(self.index) else 0
+        view = self._view
+        return int(view.mask(None).sum()) if len(view.index) else 0
 
     def reload(self) -> int:
         """Pick up covers embedded since the index was built (by a sync here or elsewhere)."""
         from .catalog import Catalog
 
-        added = self.store.refresh()
-        with Catalog(self.settings.paths) as catalog:
-            self.covers = catalog.covers()
-        if added:
-            self._build()
-        else:
-            self._masks = {}  # the covers' sources may have changed; the vectors have not
-        return added
+        with self._reloading:  # the app may ask again before the last one ends
+            added = self.store.refresh()
+            with Catalog(self.settings.paths) as catalog:
+                covers = catalog.covers()
+            index = CoverIndex(*self.store.matrix(), device=self.model.device) if added else self._view.index
+            self._view = _View(index, covers)  # one assignment: a search under way keeps the view it began with
+            return added
 
-    def query_vector(self, terms: list[Term]) -> np.ndarray:
+    def query_vector(self, terms: list[Term], index: CoverIndex | None = None) -> np.ndarray:
+        index = self.index if index is None else index
         total = np.zeros(self.model.dim, dtype=np.float32)
         texts = [t for t in terms if t.kind == "text"]
         if texts:
@@ -217,7 +235,7 @@ class Searcher:
                 total += term.weight * vec
         for term in terms:
             if term.kind == "cover":
-                vec = self.index.vector(term.value)
+                vec = index.vector(term.value)
                 if vec is None:
                     raise QueryError(f"Cover {term.value} is not indexed for this model.")
                 total += term.weight * vec
@@ -240,22 +258,23 @@ class Searcher:
         return self.model.encode_pixels(torch.from_numpy(np.ascontiguousarray(pixels[None])))[0]
 
     def search(self, query: str, top: int = 50, sources: list[str] | None = None) -> SearchResult:
-        if not self.indexed:
+        view = self._view
+        if not (len(view.index) and view.mask(None).any()):
             raise NothingIndexed(
                 f"No covers are embedded for {self.model.short_name} yet: run `covertui sync` first."
-                if not self.covers else
-                f"None of the {len(self.covers)} synced covers has a vector for {self.model.short_name}: "
+                if not view.covers else
+                f"None of the {len(view.covers)} synced covers has a vector for {self.model.short_name}: "
                 "run `covertui sync`."
             )
         terms = parse_query(query)
         started = time.perf_counter()
-        vector = self.query_vector(terms)
+        vector = self.query_vector(terms, view.index)
         single_cover = terms[0].value if len(terms) == 1 and terms[0].kind == "cover" else None
-        ranked = self.index.rank(vector, top, self.source_mask(sources or None), exclude=single_cover)
+        ranked = view.index.rank(vector, top, view.mask(sources or None), exclude=single_cover)
         elapsed = (time.perf_counter() - started) * 1000
         hits = []
         for cid, score in ranked:
-            cover = self.covers.get(cid)
+            cover = view.covers.get(cid)
             hits.append(Hit(cid, score, str(cover.path) if cover and cover.path else None,
                             cover.url if cover else "", [t.to_dict() for t in cover.tracks] if cover else [],
                             sorted(cover.sources) if cover else []))
