@@ -104,6 +104,7 @@ def test_first_run_to_copy_in_a_real_terminal(fake, home, tmp_path, tiny_model, 
     screen = terminal.wait_for("Downloading covers", timeout=30)
     terminal.wait_for("40 covers: 40 downloaded, 40 embedded", timeout=120)
     terminal.keys("/")
+    time.sleep(0.3)  # as a person types: keys in one read reach the picker before "/" has moved the focus
     terminal.type("a blue cover")
     screen = terminal.wait_for("Song ", timeout=30)
     assert "40 covers indexed" in screen and "last search" in screen
@@ -114,3 +115,26 @@ def test_first_run_to_copy_in_a_real_terminal(fake, home, tmp_path, tiny_model, 
     assert "https://open.spotify.com/track/track0" in terminal.screen(joined=True)
     terminal.keys("q")
     terminal.wait_for("$ ", timeout=10)
+
+
+def test_quitting_during_a_hung_download_returns_at_once(fake, settings, tmp_path, terminal, cli_env, logged_in):
+    env = {k: v for k, v in cli_env.items() if k.startswith(("SPOTIPY_", "COVERTUI_"))}
+    env["COVERTUI_TIMEOUT"] = "30"  # each download would hold the app this long
+    terminal.run(f"cd {tmp_path} && export PS1='$ ' {exports(env)} HF_HUB_OFFLINE=1")
+    fake.image_delay = 60  # the image host answers nothing
+    terminal.run(COVERTUI)
+    terminal.wait_for("covers indexed")
+    terminal.keys("s")
+    terminal.wait_for("Downloading covers 0/40", timeout=30)
+    quit_at = time.monotonic()
+    terminal.keys("q")
+    while not terminal.screen().rstrip().endswith(f"{COVERTUI}\n$"):  # the shell's prompt is back
+        assert time.monotonic() - quit_at < 10, "quitting waited for the hung downloads"
+        time.sleep(0.05)
+
+    # Nothing is lost or locked: the next sync (image host back) completes.
+    fake.image_delay = 0
+    terminal.run(f"{COVERTUI} sync --all --no-embed")
+    terminal.wait_for("40 covers: 40 downloaded", timeout=60)
+    covers = settings.paths.covers_dir
+    assert len(list(covers.glob("*.jpg"))) == 40 and not list(covers.glob(".*"))  # no .part file left over

@@ -6,13 +6,16 @@ import argparse
 import dataclasses
 import errno
 import json
+import os
 import sys
+import threading
 import time
 
 from . import __version__
 from .errors import CovertuiError
 
 WRITE_ERRORS = {errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT}
+QUIT_GRACE = 0.3  # s that exiting waits for work told to stop (see run)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -245,5 +248,25 @@ def main(argv: list[str] | None = None) -> int:
         return 10
 
 
+def run() -> None:
+    """The `covertui` command: main(), then exit without waiting for work that was told to stop.
+
+    After Ctrl-C or quitting the app, a download can sit in a hung request for the whole timeout,
+    or a model load go on for seconds. What finished is stored; cutting the rest off is as safe as
+    the kills the fault tests make (.part files, database transactions), so after a short grace
+    the process leaves without them.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    deadline = time.monotonic() + QUIT_GRACE
+    others = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
+    for thread in others:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if any(thread.is_alive() for thread in others):
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -194,21 +194,26 @@ def download_covers(
     session = make_session(pool_size=concurrency, retries=0)
     pending = iter(todo)
     running: dict = {}
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="cover") as pool:
-        def submit_next() -> bool:
-            for cid, url in pending:
-                running[pool.submit(download_one, session, paths, cid, url, timeout, cancel)] = cid
-                return True
-            return False
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="cover")
 
+    def submit_next() -> bool:
+        for cid, url in pending:
+            running[pool.submit(download_one, session, paths, cid, url, timeout, cancel)] = cid
+            return True
+        return False
+
+    try:
         for _ in range(concurrency):
             if not submit_next():
                 break
-        try:
-            _collect(running, report, cancel, submit_next, progress, total, meter)
-        except BaseException:  # Ctrl-C or an error: in-flight downloads stop at their next chunk
-            cancel.cancel()
-            raise
+        _collect(running, report, cancel, submit_next, progress, total, meter)
+    except BaseException:
+        # Ctrl-C or an error: in-flight downloads stop at their next chunk, and nobody waits for
+        # one stuck in a hung request (its .part file is removed by the next sync).
+        cancel.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     session.close()
     if cancel.cancelled:
         report.cancelled = True

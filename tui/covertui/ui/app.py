@@ -494,9 +494,21 @@ class CovertuiApp(App):
 
 
 def run_app(settings: Settings, graphics: str | None = None) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
     from .graphics import image_widget_class, protocol_name
 
     image_class = image_widget_class(graphics or settings.graphics)
     app = CovertuiApp(settings, image_class, protocol_name(image_class))
-    app.run()
+    # The app's own loop and worker threads: asyncio.run() would wait for every worker at the end,
+    # and a cancelled sync can sit in a hung download for the whole request timeout (or a model
+    # load). Idle workers end here; busy ones are left to `cli.run`.
+    workers = ThreadPoolExecutor(thread_name_prefix="covertui-worker")
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(workers)
+    try:
+        app.run(loop=loop)
+    finally:
+        workers.shutdown(wait=False, cancel_futures=True)
+        loop.close()
     return app.return_code or 0
