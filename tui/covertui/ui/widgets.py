@@ -75,7 +75,6 @@ class CoverGrid(Widget, can_focus=True):
         self.thumbnails: list = []
         self.tiles: list[CoverTile] = []
         self.top = 0  # the first row of results on screen
-        self._results = None  # the list the hits came from, to match late thumbnails to it
         self._mounting = asyncio.Lock()
         # Tiles on screen, the part-visible row included: the results that need a thumbnail first.
         # A plain number, set on the UI thread, that the search worker reads.
@@ -100,8 +99,7 @@ class CoverGrid(Widget, can_focus=True):
         `keep_selection`: the same query again (covers were added): stay on the selected cover.
         """
         before = self.current.cover if keep_selection and self.current is not None else None
-        self._results = hits
-        self.hits = list(hits)
+        self.hits = hits
         self.thumbnails = list(thumbnails[:len(hits)]) + [None] * (len(hits) - len(thumbnails))
         self.top = 0
         self.set_reactive(CoverGrid.selected, next((i for i, h in enumerate(hits) if h.cover == before), 0))
@@ -112,7 +110,7 @@ class CoverGrid(Widget, can_focus=True):
 
     def add_thumbnails(self, hits, start: int, thumbnails: list) -> None:
         """Thumbnails of results past the first screenful, decoded after them; ignored if stale."""
-        if hits is not self._results:
+        if hits is not self.hits:
             return
         self.thumbnails[start:start + len(thumbnails)] = thumbnails
         self._bind()
