@@ -1,19 +1,21 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
 os.environ["HF_HUB_OFFLINE"] = "1"  # no model hub here: tests use checkpoints they build
 
 from fake_spotify import FakeSpotify, standard_library  # noqa: E402
+from textual_image.widget import UnicodeImage  # noqa: E402
 
 from covertui.config import load_settings  # noqa: E402
+from covertui.embed.pipeline import embedder  # noqa: E402
 from covertui.spotify.auth import TokenStore, _stamp  # noqa: E402
+from covertui.sync import Selection, sync  # noqa: E402
+from covertui.ui.app import CovertuiApp  # noqa: E402
 
 
 @pytest.fixture
@@ -75,6 +77,25 @@ def login(fake, settings, lifetime: int | None = None) -> dict:
 @pytest.fixture
 def logged_in(fake, settings):
     return login(fake, settings)
+
+
+@pytest.fixture
+def synced(fake, settings, logged_in):
+    """Settings of a library synced and embedded from the fake's standard library (40 covers)."""
+    sync(settings, Selection(all=True), embed=embedder(settings))
+    return settings
+
+
+class AppUnderTest(CovertuiApp):
+    """The app with the unicode renderer (the same on every machine), keeping what it notified."""
+
+    def __init__(self, settings) -> None:
+        super().__init__(settings, UnicodeImage, "unicode")
+        self.notes: list[str] = []
+
+    def notify(self, message: str, **kwargs) -> None:
+        self.notes.append(message)
+        super().notify(message, **kwargs)
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02):

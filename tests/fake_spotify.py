@@ -35,6 +35,11 @@ def cover_hash(n: int) -> str:
     return hashlib.sha1(f"cover-{n}".encode()).hexdigest()[:24]
 
 
+def cover_id(n: int) -> str:
+    """covertui's id of cover n: Spotify's image id of its 300 px file."""
+    return PREFIX[300] + cover_hash(n)
+
+
 def make_jpeg(seed: int, size: int = 300, texture: bool = False) -> bytes:
     """A deterministic cover: a background colour and a contrasting square.
 

@@ -7,27 +7,17 @@ import subprocess
 import sys
 import threading
 
-import pytest
-from textual_image.widget import UnicodeImage
-
-from conftest import until
-from fake_spotify import PREFIX, cover_hash
+from conftest import AppUnderTest, until
+from fake_spotify import cover_id
 from covertui.embed.pipeline import embedder
 from covertui.search import Searcher
 from covertui.sync import Selection, sync
-from covertui.ui.app import CovertuiApp
+from covertui.ui.messages import SearchFinished
 from covertui.ui.screens import AuthScreen, DetailsScreen, HelpScreen, SetupScreen
-from covertui.ui.widgets import CoverGrid, CoverTile, WorkPanel
+from covertui.ui.widgets import CoverGrid, CoverTile, SourcePicker, WorkPanel
 
 SIZE = (150, 48)
-
-
-def cover_id(n: int) -> str:
-    return PREFIX[300] + cover_hash(n)
-
-
-def make_app(settings) -> CovertuiApp:
-    return CovertuiApp(settings, UnicodeImage, "unicode")
+make_app = AppUnderTest
 
 
 async def start_sync(pilot) -> None:
@@ -50,12 +40,6 @@ async def search_for(pilot, text: str) -> None:
 
 async def type_text(pilot, text: str) -> None:
     await pilot.press(*[{" ": "space"}.get(ch, ch) for ch in text])
-
-
-@pytest.fixture
-def synced(fake, settings, logged_in):
-    sync(settings, Selection(all=True), embed=embedder(settings))
-    return settings
 
 
 def tiles(app) -> list[str]:
@@ -138,10 +122,16 @@ async def test_scrolling_binds_the_tiles_to_the_next_rows(synced):
 
 
 async def test_a_newer_keystroke_replaces_the_running_search(synced):
-    app = make_app(synced)
+    shown = []
+
+    class Watched(AppUnderTest):
+        def on_search_finished(self, event: SearchFinished) -> None:  # runs beside the app's own handler
+            shown.append(event.result.query)
+
+    app = Watched(synced)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.searcher is not None)
-        real, asked, shown, gate = app.searcher.search, [], [], threading.Event()
+        real, asked, gate = app.searcher.search, [], threading.Event()
 
         def search(text, **kwargs):  # the first search is held until more keys are typed
             asked.append(text)
@@ -149,13 +139,7 @@ async def test_a_newer_keystroke_replaces_the_running_search(synced):
                 gate.wait(10)
             return real(text, **kwargs)
 
-        real_show = app._show_results
-
-        async def show(result, thumbs):
-            shown.append(result.query)
-            await real_show(result, thumbs)
-
-        app.searcher.search, app._show_results = search, show
+        app.searcher.search = search
         await type_text(pilot, "r")
         await until(pilot, lambda: asked == ["r"])  # searched at once, no debounce
         await type_text(pilot, "ed")
@@ -180,11 +164,9 @@ async def test_full_garbage_collections_wait_for_an_idle_moment(synced, monkeypa
         monkeypatch.setattr(gc, "collect", lambda *args: collected.append(args))
         monkeypatch.setattr(gc, "get_count", lambda: (0, 0, 10))  # as many as would have started one
         await pilot.press("a")
-        app._collect_when_idle()
-        assert collected == []  # a key was just pressed
-        app._last_input -= 2
-        app._collect_when_idle()
-        assert collected == [()]
+        assert not app.collector.collect_if_idle() and collected == []  # a key was just pressed
+        app.collector.last_input -= 2
+        assert app.collector.collect_if_idle() and collected == [()]
     assert gc.get_threshold() == before  # given back when the app ends
 
 
@@ -208,10 +190,10 @@ async def test_y_copies_the_track_url_and_notifies(synced):
         await until(pilot, lambda: tiles(app))
         await pilot.press("down", "y")
         hit = app.query_one(CoverGrid).current
-        assert app.clipboard == hit.tracks[0]["url"]
-        assert any(hit.tracks[0]["url"] in n.message for n in app._notifications)
+        assert app.clipboard == hit.tracks[0].url
+        assert any(hit.tracks[0].url in note for note in app.notes)
         await pilot.press("Y")
-        assert app.clipboard == hit.tracks[0]["album_url"]
+        assert app.clipboard == hit.tracks[0].album_url
 
 
 async def test_enter_opens_details_with_every_track(synced):
@@ -223,7 +205,7 @@ async def test_enter_opens_details_with_every_track(synced):
         hit = app.screen.hit
         assert len(hit.tracks) == 3
         await pilot.press("down", "y")
-        assert app.clipboard == hit.tracks[1]["url"]
+        assert app.clipboard == hit.tracks[1].url
         await pilot.press("escape")
         assert not isinstance(app.screen, DetailsScreen)
 
@@ -245,7 +227,7 @@ async def test_unavailable_sources_say_why(fake, settings, logged_in):
     app = make_app(settings)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: len(app.sources) == 5)
-        picker = app.query_one("#sources")
+        picker = app.query_one(SourcePicker)
         option = next(o for o in picker.options if o.value == "followed0000000000abcd")
         assert option.disabled and "unavailable: followed, not owned" in str(option.prompt)
 
@@ -301,7 +283,7 @@ async def test_sync_worker_shows_progress_and_fills_the_grid(fake, settings, log
         await until(pilot, lambda: len(app.query_one("#sources").selected) == 4)
         assert app.focused is app.query_one("#sources")  # nothing synced yet: the app starts in the picker
         await pilot.press("s")
-        await until(pilot, lambda: any("40 covers" in n.message for n in app._notifications), 60)
+        await until(pilot, lambda: any("40 covers" in note for note in app.notes), 60)
         await pilot.press("slash")
         await type_text(pilot, "blue")
         assert {"download", "embed"} <= {stage for stage, _, _ in shown}
@@ -318,7 +300,7 @@ async def test_sync_can_be_cancelled_and_keeps_finished_work(fake, settings, log
         await start_sync(pilot)
         await pilot.press("c")
         await until(pilot, lambda: app.work_cancel is None, 20)
-        assert any("Cancelled" in n.message for n in app._notifications), [n.message for n in app._notifications]
+        assert app.notes[-2:] == ["Cancelling: finished work is kept.", "Cancelled; finished work is kept."]
     kept = list(settings.paths.covers_dir.glob("*.jpg"))
     assert len(kept) < 40 and not list(settings.paths.covers_dir.glob(".*"))
 
@@ -347,7 +329,7 @@ async def test_login_screen_completes_by_paste(fake, settings):
         await pilot.press("enter")
         await until(pilot, lambda: not isinstance(app.screen, AuthScreen))
         await until(pilot, lambda: len(app.sources) == 4)
-        assert any("Logged in" in n.message for n in app._notifications)
+        assert "Logged in to Spotify." in app.notes
 
 
 async def test_empty_state_says_what_to_do(fake, settings, logged_in):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fake_spotify import PREFIX, cover_hash
+from fake_spotify import cover_id
 from covertui.embed.model import ClipModel, resolve_device
 from covertui.embed.pipeline import embed_covers, embedder
 from covertui.embed.preprocess import PREPROCESS_VERSION, load_pixels
@@ -19,10 +19,6 @@ from covertui.errors import Cancelled, ModelError, NothingIndexed
 from covertui.progress import CancelToken
 from covertui.search import CoverIndex, QueryError, Searcher, Term, parse_query
 from covertui.sync import Selection, sync
-
-
-def cover_id(n: int) -> str:
-    return PREFIX[300] + cover_hash(n)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from conftest import login, wait_until
-from fake_spotify import PREFIX, Fault, cover_hash
+from fake_spotify import Fault, cover_id
 from covertui.catalog import Catalog
 from covertui.covers import covers_on_disk
 from covertui.embed.model import ClipModel
@@ -30,10 +30,6 @@ from covertui.embed.store import EmbeddingStore
 from covertui.errors import CovertuiError
 from covertui.search import Searcher
 from covertui.sync import Selection, sync
-
-
-def cover_id(n: int) -> str:
-    return PREFIX[300] + cover_hash(n)
 
 
 def sync_and_search(settings, selection=None):

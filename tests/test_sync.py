@@ -12,17 +12,13 @@ import time
 import pytest
 
 from conftest import wait_until
-from fake_spotify import PREFIX, Fault, Playlist, cover_hash, standard_library, track_obj
+from fake_spotify import Fault, Playlist, cover_id, standard_library, track_obj
 from covertui.catalog import Catalog
 from covertui.covers import covers_on_disk
 from covertui.errors import RateLimited, SyncBusy
 from covertui.progress import CancelToken
 from covertui.spotify.library import LIKED, SpotifyLibrary, choose_image, cover_id_for
 from covertui.sync import Selection, sync, sync_lock
-
-
-def cover_id(n: int) -> str:
-    return PREFIX[300] + cover_hash(n)
 
 
 def test_sources_list_liked_and_playlists_with_counts(fake, settings, logged_in):
@@ -75,7 +71,7 @@ def test_odd_items_are_skipped_and_counted(fake, settings, logged_in):
     no_image = track_obj(1, 1)
     no_image["album"]["images"] = []
     episode = {"type": "episode", "id": "episode1", "name": "Ep", "images": [
-        {"url": f"IMG/{PREFIX[300]}{cover_hash(5)}", "width": 300, "height": 300}],
+        {"url": f"IMG/{cover_id(5)}", "width": 300, "height": 300}],
         "show": {"id": "show1", "name": "Show", "publisher": "Pub"}}
     weird_name = track_obj(2, 2, title="../../etc/passwd \x1b[31m 🎵 \u202e")
     fake.library.playlists = [Playlist("odd00000000000000000abcd", "Odd", "me", [

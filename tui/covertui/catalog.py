@@ -7,6 +7,7 @@ Which covers exist is decided by the files in the covers folder (see covers.py).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
@@ -147,6 +148,12 @@ class Catalog:
                 cover = result.setdefault(cid, Cover(cid, path=Path(file)))
                 cover.sources.add(sid)
         return result
+
+    def has_covers(self) -> bool:
+        """Whether anything was synced yet: a folder source, or a downloaded cover."""
+        covers_dir = self.paths.covers_dir
+        return any(s.kind == "folder" for s in self.sources().values()) or (
+            covers_dir.is_dir() and next(os.scandir(covers_dir), None) is not None)
 
     def skipped(self, source_ids: list[str]) -> Counter:
         total: Counter = Counter()

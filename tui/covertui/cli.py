@@ -12,7 +12,9 @@ import threading
 import time
 
 from . import __version__
+from .config import GRAPHICS_CHOICES
 from .errors import CovertuiError
+from .text import clean
 
 WRITE_ERRORS = {errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT}
 QUIT_GRACE = 0.3  # s that exiting waits for work told to stop (see run)
@@ -24,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Find Spotify tracks by what their cover looks like. With no command, opens the app.",
     )
     parser.add_argument("--version", action="version", version=f"covertui {__version__}")
-    parser.add_argument("--graphics", choices=["auto", "kitty", "sixel", "halfcell", "unicode"],
+    parser.add_argument("--graphics", choices=GRAPHICS_CHOICES,
                         help="terminal image protocol for the app (default: detect; COVERTUI_GRAPHICS)")
     parser.add_argument("--model", help="CLIP checkpoint: Hugging Face id or local folder (COVERTUI_MODEL)")
     parser.add_argument("--device", help="cuda, mps or cpu (COVERTUI_DEVICE; default: the best available)")
@@ -62,9 +64,6 @@ def _parser() -> argparse.ArgumentParser:
 class CliProgress:
     """Progress bars on a terminal, plain throttled lines otherwise; always on stderr."""
 
-    LABELS = {"sources": "Sources", "tracks": "Reading playlists", "download": "Downloading covers",
-              "embed": "Embedding covers"}
-
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
         self._bars = None
@@ -91,7 +90,7 @@ class CliProgress:
         if p.stage == "wait" or (p.stage == "sources"):
             self._line(p.message)
             return
-        label = self.LABELS.get(p.stage, p.stage)
+        label = p.label
         rate = f"{p.rate:.0f}/s" if p.rate else ""
         if self._bars is not None:
             task = self._tasks.get(p.stage)
@@ -129,30 +128,22 @@ def cmd_auth(settings, args) -> int:
 
 
 def cmd_sources(settings, args) -> int:
-    from .catalog import Catalog
-
     if args.offline:
+        from .catalog import Catalog
+
         with Catalog(settings.paths) as catalog:
             listed = list(catalog.sources().values())
     else:
-        from .spotify.library import SpotifyLibrary
+        from .sync import refresh_sources
 
-        listed = SpotifyLibrary(settings).sources()
-        with Catalog(settings.paths) as catalog:
-            catalog.save_listed(listed)
-            listed = list(catalog.sources().values())
+        listed = refresh_sources(settings)
     if args.json:
         print(json.dumps([s.to_dict() for s in listed], ensure_ascii=False))
         return 0
     for s in listed:
         state = "" if s.readable else f"  [unavailable: {s.reason}]"
-        print(f"{s.id:<24} {s.tracks:>6}  {_clean(s.name)} ({_clean(s.owner)}){state}")
+        print(f"{s.id:<24} {s.tracks:>6}  {clean(s.name)} ({clean(s.owner)}){state}")
     return 0
-
-
-def _clean(text: str) -> str:
-    """Names can hold anything; keep terminal control characters out of the output."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 def cmd_sync(settings, args) -> int:
@@ -178,7 +169,7 @@ def cmd_sync(settings, args) -> int:
     print(f"{summary.tracks} tracks, {summary.covers} covers: {summary.downloaded} downloaded "
           f"({summary.bytes / 1e6:.1f} MB), {summary.embedded} embedded, {len(summary.failed)} failed.")
     for source in summary.unavailable:
-        print(f"  skipped {_clean(source['name'])}: {source['reason']}")
+        print(f"  skipped {clean(source['name'])}: {source['reason']}")
     for failure in summary.failed[:10]:
         print(f"  cover {failure['cover']}: {failure['reason']} (retried on the next sync)")
     if len(summary.failed) > 10:
@@ -199,10 +190,9 @@ def cmd_search(settings, args) -> int:
         return 0
     print(f"{searcher.model.description}: {searcher.indexed} covers, {result.elapsed_ms:.1f} ms", file=sys.stderr)
     for hit in result.hits:
-        first = hit.tracks[0] if hit.tracks else None
-        title = f"{first['name']} - {', '.join(first['artists'])}" if first else (hit.path or hit.cover)
+        title = f"{hit.title} - {hit.artists}" if hit.tracks else (hit.path or hit.cover)
         more = f" (+{len(hit.tracks) - 1} tracks)" if len(hit.tracks) > 1 else ""
-        print(f"{hit.score:6.3f}  {_clean(title)}{more}  {first['url'] if first else ''}".rstrip())
+        print(f"{hit.score:6.3f}  {clean(title)}{more}  {hit.tracks[0].url if hit.tracks else ''}".rstrip())
     return 0
 
 
@@ -230,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         if overrides:
             settings = dataclasses.replace(settings, **overrides)
         if args.command is None:
-            from .ui.app import run_app
+            from .ui.run import run_app
 
             return run_app(settings, graphics=args.graphics)
         return COMMANDS[args.command](settings, args)

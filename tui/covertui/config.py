@@ -70,10 +70,6 @@ class Paths:
     def sync_lock(self) -> Path:
         return self.data_dir / "sync.lock"
 
-    @property
-    def models_dir(self) -> Path:
-        return self.cache_dir / "models"
-
     def cover_file(self, cover_id: str, ext: str) -> Path:
         return self.covers_dir / f"{cover_id}.{ext}"
 

@@ -39,7 +39,6 @@ class DownloadReport:
     downloaded: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     bytes: int = 0
-    already: int = 0
     cancelled: bool = False
 
 
@@ -185,7 +184,7 @@ def download_covers(
     remove_partial_files(paths)
     have = covers_on_disk(paths)
     todo = [(cid, url) for cid, url in wanted.items() if cid not in have]
-    report = DownloadReport(already=len(wanted) - len(todo))
+    report = DownloadReport()
     total = len(todo)
     meter = RateMeter()
     progress(Progress("download", 0, total))

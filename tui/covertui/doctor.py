@@ -54,9 +54,9 @@ def terminal_checks(settings: Settings) -> list[Check]:
     over_ssh = bool(os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_TTY"))
     checks.append(Check("terminal", "session", ", ".join(
         [w for w, on in (("tmux", in_tmux), ("SSH", over_ssh)) if on]) or "local", "info"))
-    from .ui.graphics import image_widget_class, protocol_name
+    from .ui.graphics import cell_size, choose_graphics
 
-    protocol = protocol_name(image_widget_class(settings.graphics))
+    protocol = choose_graphics(settings.graphics).protocol
     hint = ""
     if protocol in ("halfcell", "unicode"):
         hint = "Sharper covers need a terminal with sixel or kitty graphics (WezTerm, kitty, foot, iTerm2)."
@@ -64,13 +64,8 @@ def terminal_checks(settings: Settings) -> list[Check]:
             hint += " In tmux: `set -g allow-passthrough on` (tmux >= 3.3) for kitty graphics."
     checks.append(Check("terminal", "graphics", f"{protocol} (forced)" if settings.graphics != "auto" else protocol,
                         "ok" if protocol in ("kitty", "sixel") else "warn" if sys.stdout.isatty() else "info", hint))
-    try:
-        from textual_image._terminal import get_cell_size
-
-        cell = get_cell_size()
-        checks.append(Check("terminal", "cell size", f"{cell.width}x{cell.height} px", "info"))
-    except Exception as exc:  # the query needs a real terminal
-        checks.append(Check("terminal", "cell size", f"unknown ({type(exc).__name__})", "info"))
+    cell = cell_size()
+    checks.append(Check("terminal", "cell size", f"{cell.width}x{cell.height} px" if cell else "unknown", "info"))
     if in_tmux:
         clip = _tmux_option("set-clipboard")
         checks.append(Check("clipboard", "tmux set-clipboard", clip or "unknown",

@@ -10,6 +10,10 @@ from typing import Callable
 from .errors import Cancelled
 
 
+STAGE_LABELS = {"sources": "Reading sources", "tracks": "Reading playlists", "download": "Downloading covers",
+                "embed": "Embedding covers", "wait": "Waiting"}
+
+
 @dataclass(frozen=True)
 class Progress:
     """One report from a long task. `rate` is items per second."""
@@ -22,10 +26,9 @@ class Progress:
     message: str = ""
 
     @property
-    def eta(self) -> float | None:
-        if self.rate <= 0 or self.total <= self.done:
-            return None
-        return (self.total - self.done) / self.rate
+    def label(self) -> str:
+        """What the stage is doing, in words (progress bars and the app's work panel)."""
+        return STAGE_LABELS.get(self.stage, self.stage)
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CovertuiError, NothingIndexed
+from .spotify.library import Track
 
 _TERM = re.compile(
     r"""\s*(?P<sign>[+-])?\s*(?:(?P<weight>\d+(?:\.\d+)?|\.\d+)\s*\*\s*)?"""
@@ -147,12 +148,21 @@ class Hit:
     score: float
     path: str | None
     url: str
-    tracks: list[dict] = field(default_factory=list)
+    tracks: list[Track] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        """The first track's name, or the file's name for a cover without tracks."""
+        return self.tracks[0].name if self.tracks else (self.path or self.cover).rsplit("/", 1)[-1]
+
+    @property
+    def artists(self) -> str:
+        return ", ".join(self.tracks[0].artists) if self.tracks else "local file"
 
     def to_dict(self) -> dict:
         return {"score": round(self.score, 6), "cover": self.cover, "path": self.path, "url": self.url,
-                "tracks": self.tracks, "sources": self.sources}
+                "tracks": [t.to_dict() for t in self.tracks], "sources": self.sources}
 
 
 @dataclass
@@ -202,10 +212,6 @@ class Searcher:
     @property
     def covers(self) -> dict:
         return self._view.covers
-
-    def source_mask(self, sources: list[str] | None) -> np.ndarray:
-        """Rows of covers held by the given sources (all synced sources by default)."""
-        return self._view.mask(sources)
 
     @property
     def indexed(self) -> int:
@@ -258,6 +264,8 @@ class Searcher:
         return self.model.encode_pixels(torch.from_numpy(np.ascontiguousarray(pixels[None])))[0]
 
     def search(self, query: str, top: int = 50, sources: list[str] | None = None) -> SearchResult:
+        """The `top` covers most like the query among the covers of `sources` (None: every synced source;
+        an empty list: none)."""
         view = self._view
         if not (len(view.index) and view.mask(None).any()):
             raise NothingIndexed(
@@ -270,12 +278,12 @@ class Searcher:
         started = time.perf_counter()
         vector = self.query_vector(terms, view.index)
         single_cover = terms[0].value if len(terms) == 1 and terms[0].kind == "cover" else None
-        ranked = view.index.rank(vector, top, view.mask(sources or None), exclude=single_cover)
+        ranked = view.index.rank(vector, top, view.mask(sources), exclude=single_cover)
         elapsed = (time.perf_counter() - started) * 1000
         hits = []
         for cid, score in ranked:
             cover = view.covers.get(cid)
             hits.append(Hit(cid, score, str(cover.path) if cover and cover.path else None,
-                            cover.url if cover else "", [t.to_dict() for t in cover.tracks] if cover else [],
+                            cover.url if cover else "", list(cover.tracks) if cover else [],
                             sorted(cover.sources) if cover else []))
         return SearchResult(query, hits, elapsed)

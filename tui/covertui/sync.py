@@ -28,6 +28,13 @@ class Selection:
     all: bool = False
     folders: list[str] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, sources: list[Source]) -> "Selection":
+        """The selection that syncs exactly these sources (the ones checked in the app's picker)."""
+        return cls(liked=any(s.kind == "liked" for s in sources),
+                   playlists=[s.id for s in sources if s.kind == "playlist"],
+                   folders=[s.url for s in sources if s.kind == "folder"])
+
     @property
     def empty(self) -> bool:
         return not (self.liked or self.playlists or self.all or self.folders)
@@ -71,6 +78,20 @@ def sync_lock(paths: Paths):
         yield
     finally:
         os.close(fd)
+
+
+def refresh_sources(settings: Settings, select_readable: bool = False) -> list[Source]:
+    """Ask Spotify for Liked Songs and the user's playlists and store them; the catalog's sources after.
+
+    `select_readable`: where nothing was selected yet, select every readable source (the app's
+    first start), so that a first sync has something to do.
+    """
+    listed = SpotifyLibrary(settings).sources()
+    with Catalog(settings.paths) as catalog:
+        catalog.save_listed(listed)
+        if select_readable and not catalog.selection():
+            catalog.save_selection([s.id for s in listed if s.readable])
+        return list(catalog.sources().values())
 
 
 def resolve_selection(selection: Selection, available: dict[str, Source], catalog: Catalog,

@@ -281,23 +281,18 @@ class SpotifyLibrary:
             url=(pl.get("external_urls") or {}).get("spotify", ""),
         )
 
-    def items(self, source: Source, on_page: Callable[[int, int], None] | None = None) -> SourceItems:
+    def items(self, source: Source) -> SourceItems:
         """All tracks of a source, with skipped entries counted by reason."""
         result = SourceItems()
         if source.kind == "liked":
             fetch = lambda offset: self.client.current_user_saved_tracks(limit=PAGE, offset=offset)  # noqa: E731
         else:
             fetch = lambda offset: self.client.playlist_items(source.id, limit=PAGE, offset=offset)  # noqa: E731
-        seen = 0
         for page in self._pages(fetch):
-            entries = page.get("items") or []
-            for entry in entries:
+            for entry in page.get("items") or []:
                 track = parse_entry(entry, result.skipped)
                 if track is not None:
                     result.tracks.append(track)
-            seen += len(entries)
-            if on_page:
-                on_page(seen, int(page.get("total") or 0))
         return result
 
 

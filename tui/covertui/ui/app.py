@@ -1,68 +1,44 @@
 """covertui's full-screen app: query input, source picker, cover grid, background work.
 
-Heavy imports (torch, transformers) happen only in worker threads, after the first frame.
+The app composes the screen, binds keys to actions, starts workers and handles what they report
+(ui/messages.py). Heavy imports (torch, transformers) happen only in worker threads, after the
+first frame.
 """
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import os
 import sys
-import threading
 import time
-from functools import lru_cache, partial
+from pathlib import Path
 
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual._callback import invoke
 from textual.containers import Horizontal
-from textual.css.query import NoMatches
-from textual.widgets import Footer, Input, SelectionList, Static
-from textual.widgets.selection_list import Selection as PickerItem
+from textual.widgets import Footer, Input
 
 from ..config import Settings
 from ..errors import CovertuiError
 from ..progress import CancelToken
+from .graphics import thumbnail_pixels
+from .idle_gc import IdleCollector
+from .messages import (CopyRequested, DetailsRequested, IndexReloaded, ModelFailed, ModelLoaded, OpenRequested,
+                       PageSizeChanged, SearchFailed, SearchFinished, SourcesChecked, SourcesLoaded,
+                       SourcesRefreshFailed, SyncFinished, SyncProgressed, ThumbnailsDecoded)
 from .screens import AuthScreen, DetailsScreen, HelpScreen, SetupScreen
-from .widgets import CoverGrid, WorkPanel, clean
+from .search_runner import SearchRunner
+from .widgets import CoverGrid, SourcePicker, StatusLine, WorkPanel
+from .widgets.cover_tile import ART_HEIGHT, ART_WIDTH
 
-TOP = 60
 GC_IDLE = 1.0  # s without a key or click before a full garbage collection may run...
 GC_EVERY = 5.0  # ...checked this often, so that one costs at most ~2% of a core during a sync
+RELOAD_EVERY = 2.0  # s between index reloads while a sync embeds: results grow as covers are embedded
 EMPTY = "Nothing synced yet. Check sources on the left (space), then press s to sync."
 
 
-@lru_cache(maxsize=300)  # five searches' worth; up to ~0.2 MB each at graphics-protocol sizes
-def thumbnail(path: str | None, size: int):
-    """A decoded copy of a cover at the size the terminal will draw (done in a worker, cached)."""
-    if not path:
-        return None
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            img.draft("RGB", (size, size))
-            img = img.convert("RGB")
-            img.thumbnail((size, size))
-            return img
-    except Exception:
-        return None
-
-
-def thumb_size(protocol: str) -> int:
-    """Pixels a tile's image needs: blocks draw 2 pixels per cell, graphics protocols real pixels."""
-    if protocol in ("halfcell", "unicode"):
-        return 48
-    from textual_image._terminal import get_cell_size
-
-    cell = get_cell_size()
-    return max(48, min(320, 24 * cell.width, 11 * cell.height))
-
-
 class CovertuiApp(App):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere (tests) find it too
     TITLE = "covertui"
     BINDINGS = [
         Binding("slash", "focus_search", "Search"),
@@ -84,62 +60,48 @@ class CovertuiApp(App):
         self.settings = settings
         self.image_class = image_class
         self.protocol = protocol
-        self.searcher = None
-        self.pending: str | None = None
-        self._wanted: tuple | None = None  # the newest search asked for: (text, sources)
-        self._searching = False  # a search worker is running; it takes up _wanted when it ends
-        self._shown_query: str | None = None
-        self._search_lock = threading.Lock()
-        self.work_cancel: CancelToken | None = None
         self.sources: dict = {}
-        self.last_ms: float | None = None
-        self.status_note = "loading the model…"
-        self._filling = False
+        self.work_cancel: CancelToken | None = None
+        self._shown_query: str | None = None
         self._last_reload = 0.0
-        self._last_input = 0.0
-        self._gc_threshold: tuple | None = None  # the interpreter's, while the app holds full collections
-        self.thumb_size = thumb_size(protocol)
+        self.searches = SearchRunner(
+            thumbnail_pixels(protocol, ART_WIDTH, ART_HEIGHT),
+            on_results=lambda result, thumbs: self.post_message(SearchFinished(result, thumbs)),
+            on_thumbnails=lambda hits, start, thumbs: self.post_message(ThumbnailsDecoded(hits, start, thumbs)),
+            on_failed=lambda message: self.post_message(SearchFailed(message)))
+        self.collector = IdleCollector(GC_IDLE, busy=lambda: self.searches.busy)
 
-    def ui(self, callback, *args) -> None:
-        """From a worker thread: run `callback(*args)` on the UI thread, without waiting for it.
-
-        Dropped once the app is closing, so a worker finishing late neither blocks nor touches
-        widgets that are gone.
-        """
-        loop = self._loop
-        if loop is None or self._closing or self._closed:
-            return
-
-        async def run() -> None:
-            if self._closing or self._closed:
-                return
-            with self._context():
-                try:
-                    await invoke(partial(callback, *args))
-                except NoMatches:
-                    pass
-
-        asyncio.run_coroutine_threadsafe(run(), loop)
+    @property
+    def searcher(self):
+        return self.searches.searcher
 
     # layout --------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Input(placeholder='Search covers: "blue cover with a cat"   (↓ to the covers · F1 help)', id="query")
         with Horizontal(id="body"):
-            yield SelectionList[str](id="sources")
+            yield SourcePicker(id="sources")
             self.grid = CoverGrid(self.image_class, id="grid")
             yield self.grid
         yield WorkPanel(id="work")
-        yield Static("", id="status")
+        yield StatusLine(self.protocol, id="status")
         yield Footer()
 
-    async def on_mount(self) -> None:
-        self.query_one("#sources").border_title = "Sources"
+    def on_mount(self) -> None:
+        self.query_one(SourcePicker).border_title = "Sources"
         self.query_one("#query").focus()
         self.load_sources(first=True)
-        self.update_status()
         self.load_model()
         self.call_after_refresh(self.check_login)
-        self.set_interval(GC_EVERY, self._collect_when_idle)
+        self.set_interval(GC_EVERY, self.collector.collect_if_idle)
+
+    def on_unmount(self) -> None:
+        self.searches.close()
+        self.collector.release()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)):
+            self.collector.touched()
+        await super().on_event(event)
 
     def check_login(self) -> None:
         """After the first frame (this brings in requests): setup guide, login screen, or fresh sources."""
@@ -153,58 +115,44 @@ class CovertuiApp(App):
             self.refresh_sources()
 
     # sources -------------------------------------------------------------------
-    @work(thread=True, group="catalog")
-    def load_sources(self, first: bool = False) -> None:
-        """Read the catalog off the UI thread (the first frame does not wait for it), then fill the picker."""
+    def _read_sources(self, first: bool = False) -> SourcesLoaded:
         from ..catalog import Catalog
 
         with Catalog(self.settings.paths) as catalog:
-            sources, checked = catalog.sources(), set(catalog.selection())
-        covers_dir = self.settings.paths.covers_dir
-        has_covers = any(s.kind == "folder" for s in sources.values()) or (
-            covers_dir.is_dir() and next(os.scandir(covers_dir), None) is not None)
-        self.ui(self._fill_picker, sources, checked, has_covers if first else None)
+            return SourcesLoaded(catalog.sources(), set(catalog.selection()), catalog.has_covers() if first else None)
 
-    async def _fill_picker(self, sources: dict, checked: set, first_has_covers: bool | None) -> None:
-        self.sources = sources
-        picker = self.query_one("#sources", SelectionList)
-        self._filling = True  # the app's own changes are not the user's: nothing to save or search
-        try:
-            picker.clear_options()
-            for source in sources.values():
-                label = f"{clean(source.name)} ({source.tracks})"
-                if not source.readable:  # the reason's first clause: "followed, not owned", "... (403)"
-                    label += f" — unavailable: {source.reason.split(':')[0]}"
-                picker.add_option(PickerItem(label, source.id, source.id in checked, disabled=not source.readable))
-        finally:
-            self.call_after_refresh(setattr, self, "_filling", False)
-        if first_has_covers is not None:
-            await self.grid.show([], [], "Type to search." if first_has_covers else EMPTY)
-            if not first_has_covers and self.focused is self.query_one("#query") and not self.query_one("#query").value:
-                picker.focus()  # nothing synced yet: start in the picker, where space checks and s syncs
+    @work(thread=True, group="catalog")
+    def load_sources(self, first: bool = False) -> None:
+        """Read the catalog off the UI thread (the first frame does not wait for it)."""
+        self.post_message(self._read_sources(first))
 
     @work(thread=True, exclusive=True, group="sources")
     def refresh_sources(self) -> None:
-        from ..spotify.library import SpotifyLibrary
-
-        from ..catalog import Catalog
+        """Ask Spotify for the user's playlists, store them, then show them."""
+        from ..sync import refresh_sources
 
         try:
-            listed = SpotifyLibrary(self.settings).sources()
+            refresh_sources(self.settings, select_readable=True)
         except CovertuiError as exc:
-            self.ui(self.notify, str(exc), title="Spotify", severity="warning", timeout=10)
+            self.post_message(SourcesRefreshFailed(str(exc)))
             return
-        with Catalog(self.settings.paths) as catalog:
-            catalog.save_listed(listed)
-            if not catalog.selection():
-                catalog.save_selection([s.id for s in listed if s.readable])
-        self.ui(self.load_sources)
+        self.post_message(self._read_sources())
 
-    @on(SelectionList.SelectedChanged, "#sources")
-    def sources_changed(self) -> None:
-        if self._filling:
-            return
-        self.save_selection(self.checked_sources)
+    async def on_sources_loaded(self, event: SourcesLoaded) -> None:
+        self.sources = event.sources
+        picker = self.query_one(SourcePicker)
+        picker.fill(event.sources, event.checked)
+        if event.has_covers is not None:
+            await self.grid.show([], [], "Type to search." if event.has_covers else EMPTY)
+            query = self.query_one("#query", Input)
+            if not event.has_covers and self.focused is query and not query.value:
+                picker.focus()  # nothing synced yet: start in the picker, where space checks and s syncs
+
+    def on_sources_refresh_failed(self, event: SourcesRefreshFailed) -> None:
+        self.notify(event.message, title="Spotify", severity="warning", timeout=10)
+
+    def on_sources_checked(self, event: SourcesChecked) -> None:
+        self.save_selection(event.checked)
         self.search_now()
 
     @work(thread=True, group="catalog")
@@ -216,7 +164,7 @@ class CovertuiApp(App):
 
     @property
     def checked_sources(self) -> list[str]:
-        return list(self.query_one("#sources", SelectionList).selected)
+        return list(self.query_one(SourcePicker).selected)
 
     # model and search ------------------------------------------------------------
     @work(thread=True, exclusive=True, group="model")
@@ -224,42 +172,19 @@ class CovertuiApp(App):
         from ..search import Searcher
 
         try:
-            searcher = Searcher(self.settings)
+            self.post_message(ModelLoaded(Searcher(self.settings)))
         except CovertuiError as exc:
-            self.ui(self._model_failed, str(exc))
-            return
-        self.ui(self._model_ready, searcher)
+            self.post_message(ModelFailed(str(exc)))
 
-    def _model_failed(self, message: str) -> None:
-        self.status_note = "model not loaded"
-        self.update_status()
-        self.notify(message, title="Model", severity="error", timeout=15)
+    def on_model_failed(self, event: ModelFailed) -> None:
+        self.query_one(StatusLine).show(note="model not loaded")
+        self.notify(event.message, title="Model", severity="error", timeout=15)
 
-    def _model_ready(self, searcher) -> None:
-        # The imports and the model made ~500k objects that live as long as the app: a full garbage
-        # collection walking them stalled the UI ~0.3 s every few searches. They are left out of it,
-        # and full collections (~0.1 s over Textual's own caches) wait until the user is idle.
-        if self._gc_threshold is None:
-            self._gc_threshold = gc.get_threshold()
-            gc.freeze()
-            gc.set_threshold(*self._gc_threshold[:2], 1 << 30)
-        self.searcher = searcher
-        self.status_note = ""
-        self.update_status()
-        if self.pending is not None:
-            self.search_now()
-
-    def update_status(self) -> None:
-        parts = []
-        if self.searcher is not None:
-            parts.append(self.searcher.model.description)
-            parts.append(f"{self.searcher.indexed} covers indexed")
-        if self.last_ms is not None:
-            parts.append(f"last search {self.last_ms:.1f} ms" if self.last_ms < 10 else f"last search {self.last_ms:.0f} ms")
-        if self.status_note:
-            parts.append(self.status_note)
-        parts.append(f"graphics: {self.protocol}")
-        self.query_one("#status", Static).update(" · ".join(parts))
+    def on_model_loaded(self, event: ModelLoaded) -> None:
+        self.collector.hold()  # the model's objects live as long as the app: out of full collections
+        if self.searches.start(event.searcher):  # a query typed while the model loaded
+            self.run_worker(self.searches.run, thread=True, group="search")
+        self.query_one(StatusLine).show(searcher=event.searcher, note="")
 
     @on(Input.Changed, "#query")
     def query_changed(self) -> None:
@@ -267,105 +192,41 @@ class CovertuiApp(App):
 
     @on(Input.Submitted, "#query")
     def query_submitted(self) -> None:
-        self.search_now(again=not self._searching)  # Enter searches again (a retry), unless already on it
+        self.search_now(again=not self.searches.busy)  # Enter searches again, unless already on it
 
     def search_now(self, again: bool = False) -> None:
-        """Search for the query as it is now, at once, or as soon as the running search ends.
-
-        One search runs at a time. Keystrokes during it only replace what is wanted next, and the
-        running search's results are dropped unseen, so typing never queues up stale searches.
-        The same query and sources twice is one search, unless `again` (a retry, new covers indexed).
-        """
-        if self._closing or self._closed:
-            return
+        """Search for the query as it is now, at once, or as soon as the running search ends."""
         text = self.query_one("#query", Input).value.strip()
         if not text:
             return
+        if self.searches.want(text, self.checked_sources, again):
+            self.run_worker(self.searches.run, thread=True, group="search")
         if self.searcher is None:
-            self.pending = text
-            self.status_note = "loading the model… your search runs when it is ready"
-            self.update_status()
-            return
-        self.pending = None
-        wanted = (text, tuple(self.checked_sources))
-        with self._search_lock:
-            if wanted == self._wanted and not again:
-                return
-            self._wanted = wanted
-            if self._searching:
-                return
-            self._searching = True
-        self.run_search()
+            self.query_one(StatusLine).show(note="loading the model… your search runs when it is ready")
 
-    @work(thread=True, group="search")
-    def run_search(self) -> None:
-        wanted = None
-        try:
-            while True:
-                with self._search_lock:
-                    if self._wanted is wanted or self._closing:
-                        self._searching = False
-                        return
-                    wanted = self._wanted
-                self._search(*wanted, stale=lambda: self._wanted is not wanted or self._closing)
-        except BaseException:
-            self._searching = False
-            raise
-
-    def _search(self, text: str, sources: tuple, stale) -> None:
-        """In the search worker: search, decode the first screenful of thumbnails and show them,
-        then decode the rest (ready before they are scrolled to). Stops once `stale()`."""
-        try:
-            result = self.searcher.search(text, top=TOP, sources=list(sources) or ["-none-"])
-        except CovertuiError as exc:
-            if not stale():
-                self.ui(self._search_failed, str(exc))
-            return
-        first = self.grid.page_size
-        thumbs = []
-        for hit in result.hits:
-            if stale():
-                return
-            thumbs.append(thumbnail(hit.path, self.thumb_size))
-            if len(thumbs) == first:
-                self.ui(self._show_results, result, list(thumbs))
-        if len(thumbs) > first:
-            self.ui(self.grid.add_thumbnails, result.hits, first, thumbs[first:])
-        elif len(thumbs) < first:
-            self.ui(self._show_results, result, thumbs)
-
-    async def _search_failed(self, message: str) -> None:
-        await self.grid.show([], [], message)
-
-    async def _show_results(self, result, thumbs) -> None:
-        self.last_ms = result.elapsed_ms
+    async def on_search_finished(self, event: SearchFinished) -> None:
+        result = event.result
         empty = "No covers in the checked sources." if self.checked_sources else "Check a source on the left."
         again, self._shown_query = result.query == self._shown_query, result.query
-        await self.grid.show(result.hits, thumbs, empty, keep_selection=again)
-        self.update_status()
+        await self.grid.show(result.hits, event.thumbnails, empty, keep_selection=again)
+        self.query_one(StatusLine).show(last_ms=result.elapsed_ms)
 
-    async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)):
-            self._last_input = time.monotonic()
-        await super().on_event(event)
+    def on_thumbnails_decoded(self, event: ThumbnailsDecoded) -> None:
+        self.grid.add_thumbnails(event.hits, event.start, event.thumbnails)
 
-    def _collect_when_idle(self) -> None:
-        """The full garbage collections the interpreter would have run mid-keystroke, run when idle."""
-        if gc.get_count()[2] >= 10 and not self._searching and time.monotonic() - self._last_input > GC_IDLE:
-            gc.collect()
+    async def on_search_failed(self, event: SearchFailed) -> None:
+        await self.grid.show([], [], event.message)
 
-    def on_unmount(self) -> None:
-        if self._gc_threshold is not None:  # the process goes on (tests, an embedding program)
-            gc.set_threshold(*self._gc_threshold)
-            gc.unfreeze()
+    def on_page_size_changed(self, event: PageSizeChanged) -> None:
+        self.searches.page_size = event.page_size
 
     # keys ------------------------------------------------------------------------
     def on_key(self, event) -> None:
-        focused = self.focused
-        if event.key == "down" and focused is self.query_one("#query"):
+        query = self.query_one("#query")
+        if event.key == "down" and self.focused is query:
             self.grid.focus()
             event.stop()
-        elif event.key == "escape" and focused is not self.query_one("#query") and self.screen is self.screen_stack[0]:
+        elif event.key == "escape" and self.focused is not query and self.screen is self.screen_stack[0]:
             self.action_focus_search()
             event.stop()
 
@@ -373,7 +234,7 @@ class CovertuiApp(App):
         self.query_one("#query", Input).focus()
 
     def action_focus_picker(self) -> None:
-        self.query_one("#sources").focus()
+        self.query_one(SourcePicker).focus()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -386,14 +247,18 @@ class CovertuiApp(App):
         if self.current is not None:
             self.push_screen(DetailsScreen(self.current, {sid: s.name for sid, s in self.sources.items()}))
 
+    def on_details_requested(self, event: DetailsRequested) -> None:
+        self.action_details()
+
     def action_copy(self, field: str) -> None:
         hit = self.current
         if hit is None:
             return
-        if not hit.tracks:
-            self.copy_url(hit.path or "", "file path")
-            return
-        self.copy_url(hit.tracks[0].get(field) or "", "album URL" if field == "album_url" else "track URL")
+        request = CopyRequested.link(hit.tracks[0], field) if hit.tracks else CopyRequested(hit.path or "", "file path")
+        self.copy_url(request.text, request.what)
+
+    def on_copy_requested(self, event: CopyRequested) -> None:
+        self.copy_url(event.text, event.what)
 
     def copy_url(self, url: str, what: str) -> None:
         if not url:
@@ -410,7 +275,10 @@ class CovertuiApp(App):
     def action_open(self) -> None:
         hit = self.current
         if hit is not None and hit.tracks:
-            self.open_link(hit.tracks[0]["url"])
+            self.open_link(hit.tracks[0].url)
+
+    def on_open_requested(self, event: OpenRequested) -> None:
+        self.open_link(event.url)
 
     def open_link(self, url: str) -> None:
         if sys.platform != "darwin" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -440,12 +308,9 @@ class CovertuiApp(App):
             return
         from ..sync import Selection
 
-        selection = Selection(liked=any(s.kind == "liked" for s in checked),
-                              playlists=[s.id for s in checked if s.kind == "playlist"],
-                              folders=[s.url for s in checked if s.kind == "folder"])
         self.work_cancel = CancelToken()
         self.query_one(WorkPanel).display = True
-        self.run_sync(selection, self.work_cancel)
+        self.run_sync(Selection.of(checked), self.work_cancel)
 
     def action_cancel(self) -> None:
         if self.work_cancel is not None:
@@ -457,58 +322,41 @@ class CovertuiApp(App):
         from ..embed.pipeline import embedder
         from ..sync import sync
 
-        def progress(p) -> None:
-            self.ui(self.query_one(WorkPanel).report, p)
-            if p.stage == "embed" and time.monotonic() - self._last_reload > 2:
-                self._last_reload = time.monotonic()
-                self.ui(self.reload_index)  # results grow as covers are embedded
-
         try:
-            summary = sync(self.settings, selection, progress=progress, cancel=cancel, embed=embedder(self.settings))
+            summary = sync(self.settings, selection, progress=lambda p: self.post_message(SyncProgressed(p)),
+                           cancel=cancel, embed=embedder(self.settings))
             message = (f"{summary.covers} covers: {summary.downloaded} downloaded, {summary.embedded} embedded, "
                        f"{len(summary.failed)} failed.")
             severity = "information"
         except CovertuiError as exc:
             message, severity = str(exc), "warning"
-        self.ui(self._sync_finished, message, severity)
+        self.post_message(SyncFinished(message, severity))
 
-    def _sync_finished(self, message: str, severity: str) -> None:
+    def on_sync_progressed(self, event: SyncProgressed) -> None:
+        self.query_one(WorkPanel).report(event.progress)
+        if event.progress.stage == "embed" and time.monotonic() - self._last_reload > RELOAD_EVERY:
+            self._last_reload = time.monotonic()
+            self.reload_index()
+
+    def on_sync_finished(self, event: SyncFinished) -> None:
         self.work_cancel = None
         self.query_one(WorkPanel).display = False
-        self.notify(message, title="Sync", severity=severity, timeout=10)
+        self.notify(event.message, title="Sync", severity=event.severity, timeout=10)
         self.load_sources()
         self.reload_index()
 
     @work(thread=True, exclusive=True, group="reload")
     def reload_index(self) -> None:
-        if self.searcher is None:
-            return
-        self.searcher.reload()
-        self.ui(self.update_status)
-        self.ui(self.search_now, True)
+        if self.searcher is not None:
+            self.searcher.reload()
+            self.post_message(IndexReloaded())
+
+    def on_index_reloaded(self, event: IndexReloaded) -> None:
+        self.query_one(StatusLine).show()  # covers indexed
+        self.search_now(again=True)
 
     async def action_quit(self) -> None:
         if self.work_cancel is not None:
             self.work_cancel.cancel()  # workers stop between files/batches; finished work is kept
         self.exit()
 
-
-def run_app(settings: Settings, graphics: str | None = None) -> int:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .graphics import image_widget_class, protocol_name
-
-    image_class = image_widget_class(graphics or settings.graphics)
-    app = CovertuiApp(settings, image_class, protocol_name(image_class))
-    # The app's own loop and worker threads: asyncio.run() would wait for every worker at the end,
-    # and a cancelled sync can sit in a hung download for the whole request timeout (or a model
-    # load). Idle workers end here; busy ones are left to `cli.run`.
-    workers = ThreadPoolExecutor(thread_name_prefix="covertui-worker")
-    loop = asyncio.new_event_loop()
-    loop.set_default_executor(workers)
-    try:
-        app.run(loop=loop)
-    finally:
-        workers.shutdown(wait=False, cancel_futures=True)
-        loop.close()
-    return app.return_code or 0

@@ -1,4 +1,4 @@
-"""The app's widgets: a cover tile, the results grid, the background-work panel."""
+"""The results: cover tiles in a grid that reflows with the width."""
 
 from __future__ import annotations
 
@@ -9,52 +9,14 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Label, ProgressBar, Static
+from textual.widgets import Static
 
-TILE_WIDTH = 26  # cells, border included
-TILE_HEIGHT = 15
-
-
-def clean(text: str) -> str:
-    """Names can hold anything: keep control characters off the screen."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
-
-
-class CoverTile(Vertical):
-    """One cover: its image, title, artist and score. Tiles are reused from search to search."""
-
-    def __init__(self, image_class) -> None:
-        super().__init__(classes="tile")
-        self.image_class = image_class
-        self.index = -1  # of the result it shows
-        self.hit = None
-        self.thumbnail = None
-        self.display = False  # shown once it holds a result
-
-    def compose(self) -> ComposeResult:
-        yield self.image_class(None, classes="art")
-        yield Label("", classes="title")
-        yield Label("", classes="meta")
-
-    def show(self, index: int, hit, thumbnail) -> None:
-        """Hold a result; what did not change is not touched (each change costs a redraw)."""
-        self.index = index
-        if hit is not self.hit:
-            self.hit = hit
-            first = hit.tracks[0] if hit.tracks else None
-            title = first["name"] if first else (hit.path or hit.cover).rsplit("/", 1)[-1]
-            artist = ", ".join(first["artists"]) if first else "local file"
-            more = f" +{len(hit.tracks) - 1}" if len(hit.tracks) > 1 else ""
-            self.query_one(".title", Label).update(clean(title), layout=False)  # fixed size: no relayout
-            self.query_one(".meta", Label).update(f"{clean(artist)[:TILE_WIDTH - 12]}{more} · {hit.score:.3f}",
-                                                  layout=False)
-        if thumbnail is not self.thumbnail:
-            self.thumbnail = thumbnail
-            self.query_one(".art").image = thumbnail
+from ..messages import DetailsRequested, PageSizeChanged
+from .cover_tile import TILE_HEIGHT, TILE_WIDTH, CoverTile
 
 
 class CoverGrid(Widget, can_focus=True):
-    """Result tiles in a grid that reflows with the width; arrows and h/j/k/l move the selection.
+    """Arrows and h/j/k/l move the selection.
 
     Only the rows on screen have tiles: moving past the last row binds the same tiles to the next
     results, so a search or a scroll redraws a screenful of tiles however many results there are.
@@ -76,9 +38,7 @@ class CoverGrid(Widget, can_focus=True):
         self.tiles: list[CoverTile] = []
         self.top = 0  # the first row of results on screen
         self._mounting = asyncio.Lock()
-        # Tiles on screen, the part-visible row included: the results that need a thumbnail first.
-        # A plain number, set on the UI thread, that the search worker reads.
-        self.page_size = 12
+        self.page_size = 12  # tiles on screen, the part-visible row included
 
     def compose(self) -> ComposeResult:
         yield Static("", id="empty")
@@ -120,7 +80,10 @@ class CoverGrid(Widget, can_focus=True):
 
     async def _draw(self) -> None:
         """Enough tiles for the screen (mounted once, reused), then bind them to the results."""
-        self.page_size = self.columns * max(1, -(-self.content_size.height // TILE_HEIGHT))
+        page_size = self.columns * max(1, -(-self.content_size.height // TILE_HEIGHT))
+        if page_size != self.page_size:
+            self.page_size = page_size
+            self.post_message(PageSizeChanged(page_size))
         wanted = min(self.page_size, len(self.hits))
         async with self._mounting:
             if len(self.tiles) < wanted:
@@ -180,26 +143,8 @@ class CoverGrid(Widget, can_focus=True):
             self.focus()
             self.selected = tile.index
             if event.chain == 2:
-                self.app.action_details()  # type: ignore[attr-defined]
+                self.post_message(DetailsRequested())
 
     @property
     def current(self):
         return self.hits[self.selected] if self.hits and self.selected < len(self.hits) else None
-
-
-class WorkPanel(Vertical):
-    """Progress of the background sync/embedding: label, bar, counts, rate and ETA."""
-
-    def compose(self) -> ComposeResult:
-        yield Label("", id="work-label")
-        yield ProgressBar(id="work-bar", show_eta=True)
-
-    def report(self, progress) -> None:
-        label = {"sources": "Reading sources", "tracks": "Reading playlists", "download": "Downloading covers",
-                 "embed": "Embedding covers", "wait": "Waiting"}.get(progress.stage, progress.stage)
-        rate = f" · {progress.rate:.0f}/s" if progress.rate else ""
-        detail = f" · {clean(progress.message)}" if progress.message else ""
-        counts = f" {progress.done}/{progress.total}" if progress.total else ""
-        self.query_one("#work-label", Label).update(f"{label}{counts}{rate}{detail}  (c cancels)")
-        bar = self.query_one("#work-bar", ProgressBar)
-        bar.update(total=progress.total or None, progress=progress.done)

@@ -1,0 +1,78 @@
+"""Not logged in: the URL to open, a field for the redirected URL, and the loopback listener."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label, Static
+
+from ...errors import CovertuiError
+from ..messages import CopyRequested, LoginAnswered, LoginFailed, LoginFinished
+
+
+class UrlBox(Static, can_focus=True):
+    """The login URL; focused first, so that y copies it (in the input, y is just a letter)."""
+
+
+class AuthScreen(Screen):
+    """Dismissed with True once logged in."""
+
+    AUTO_FOCUS = "#auth-url"
+    BINDINGS = [Binding("y", "copy_url", "Copy URL"), ("escape", "dismiss", "Later"), ("q", "app.quit", "Quit")]
+
+    def __init__(self, flow) -> None:
+        super().__init__()
+        self.flow = flow
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label("Log in to Spotify", classes="heading")
+            yield Static("1. Open this URL in a browser (y copies it) and allow access:")
+            yield UrlBox(self.flow.authorize_url, id="auth-url", classes="url")
+            yield Static("", id="auth-wait", classes="hint")
+            yield Static("2. Tab to the field below, paste the address the browser was sent to (or its code), "
+                         "press Enter:")
+            yield Input(placeholder="http://127.0.0.1:8888/callback?code=...", id="auth-input")
+            yield Static("", id="auth-error", classes="error")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        # The listener calls back from its own thread: post_message is the thread-safe way in.
+        if self.flow.listen(lambda answer: self.post_message(LoginAnswered(answer))):
+            port = self.flow.listening_port
+            self.query_one("#auth-wait", Static).update(
+                f"Waiting for the redirect on 127.0.0.1:{port}: a browser on this machine, or one behind "
+                f"`ssh -L {port}:127.0.0.1:{port}`, completes the login by itself.")
+
+    def on_unmount(self) -> None:
+        self.flow.stop()
+
+    def action_copy_url(self) -> None:
+        self.post_message(CopyRequested(self.flow.authorize_url, "login URL"))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.finish(event.value)
+
+    def on_login_answered(self, event: LoginAnswered) -> None:
+        event.stop()
+        self.finish(event.answer)
+
+    @work(thread=True, exclusive=True, group="login")
+    def finish(self, answer: str) -> None:
+        try:
+            self.flow.finish(answer)
+        except CovertuiError as exc:
+            self.post_message(LoginFailed(str(exc)))
+            return
+        self.post_message(LoginFinished())
+
+    def on_login_failed(self, event: LoginFailed) -> None:
+        event.stop()
+        self.query_one("#auth-error", Static).update(event.message)
+
+    def on_login_finished(self, event: LoginFinished) -> None:
+        event.stop()
+        self.dismiss(True)

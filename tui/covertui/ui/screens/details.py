@@ -1,0 +1,55 @@
+"""Every track sharing one cover, with its playlists, album and URLs."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from ...text import clean
+from ..messages import CopyRequested, OpenRequested
+
+
+class DetailsScreen(ModalScreen):
+    BINDINGS = [("escape,q", "dismiss", "Close"), ("y", "copy('url')", "Copy track URL"),
+                ("Y", "copy('album_url')", "Copy album URL"), ("o", "open", "Open")]
+
+    def __init__(self, hit, source_names: dict[str, str]) -> None:
+        super().__init__()
+        self.hit = hit
+        self.source_names = source_names
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(f"Cover {self.hit.cover} · score {self.hit.score:.3f}", classes="heading")
+            names = ", ".join(self.source_names.get(s, s) for s in self.hit.sources)
+            if names:
+                yield Static(f"In: {clean(names)}", classes="hint")
+            if self.hit.path:
+                yield Static(f"File: {clean(self.hit.path)}", classes="hint")
+            options = [Option(self._describe(t), id=str(i)) for i, t in enumerate(self.hit.tracks)]
+            if not options:
+                options = [Option("A local image (no Spotify track)", id="none", disabled=True)]
+            yield OptionList(*options, id="tracks")
+            yield Footer()
+
+    @staticmethod
+    def _describe(track) -> str:
+        return (f"{clean(track.name)} — {clean(', '.join(track.artists))}\n"
+                f"  album: {clean(track.album)}\n  {track.url}\n  {track.album_url}")
+
+    @property
+    def track(self):
+        if not self.hit.tracks:
+            return None
+        return self.hit.tracks[self.query_one(OptionList).highlighted or 0]
+
+    def action_copy(self, field: str) -> None:
+        if self.track:
+            self.post_message(CopyRequested.link(self.track, field))
+
+    def action_open(self) -> None:
+        if self.track:
+            self.post_message(OpenRequested(self.track.url))

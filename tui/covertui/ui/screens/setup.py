@@ -1,0 +1,24 @@
+"""First run without a client id: what to put where."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Label, Static
+
+
+class SetupScreen(Screen):
+    BINDINGS = [("escape", "dismiss", "Continue without Spotify"), ("q", "app.quit", "Quit")]
+
+    def __init__(self, guide: str) -> None:
+        super().__init__()
+        self.guide = guide
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="dialog"):
+            yield Label("Set up Spotify access", classes="heading")
+            yield Static(self.guide)
+            yield Static("Then restart covertui. Escape continues without Spotify (folder sources only).",
+                         classes="hint")
+        yield Footer()

@@ -1,0 +1,9 @@
+"""The app's widgets, one module each."""
+
+from .cover_grid import CoverGrid
+from .cover_tile import CoverTile
+from .source_picker import SourcePicker
+from .status_line import StatusLine
+from .work_panel import WorkPanel
+
+__all__ = ["CoverGrid", "CoverTile", "SourcePicker", "StatusLine", "WorkPanel"]

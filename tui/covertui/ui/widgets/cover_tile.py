@@ -1,0 +1,50 @@
+"""One cover in the results grid: its image, title, artist and score."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Label
+
+from ...text import clean
+
+TILE_WIDTH = 26  # cells, border included
+TILE_HEIGHT = 15
+ART_WIDTH = TILE_WIDTH - 2  # inside the border
+ART_HEIGHT = TILE_HEIGHT - 4  # the border, the title and the meta line
+
+
+class CoverTile(Vertical):
+    """Tiles are reused from search to search: `show` binds one to a result."""
+
+    DEFAULT_CSS = f"""
+    CoverTile {{ width: {TILE_WIDTH}; height: {TILE_HEIGHT}; }}
+    CoverTile .art {{ height: {ART_HEIGHT}; }}
+    CoverTile .title, CoverTile .meta {{ width: {ART_WIDTH}; }}
+    """
+
+    def __init__(self, image_class) -> None:
+        super().__init__(classes="tile")
+        self.image_class = image_class
+        self.index = -1  # of the result it shows
+        self.hit = None
+        self.thumbnail = None
+        self.display = False  # shown once it holds a result
+
+    def compose(self) -> ComposeResult:
+        yield self.image_class(None, classes="art")
+        yield Label("", classes="title")
+        yield Label("", classes="meta")
+
+    def show(self, index: int, hit, thumbnail) -> None:
+        """Hold a result; what did not change is not touched (each change costs a redraw)."""
+        self.index = index
+        if hit is not self.hit:
+            self.hit = hit
+            more = f" +{len(hit.tracks) - 1}" if len(hit.tracks) > 1 else ""
+            self.query_one(".title", Label).update(clean(hit.title), layout=False)  # fixed size: no relayout
+            self.query_one(".meta", Label).update(f"{clean(hit.artists)[:TILE_WIDTH - 12]}{more} · {hit.score:.3f}",
+                                                  layout=False)
+        if thumbnail is not self.thumbnail:
+            self.thumbnail = thumbnail
+            self.query_one(".art").image = thumbnail

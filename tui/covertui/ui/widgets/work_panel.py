@@ -1,0 +1,22 @@
+"""Progress of the background sync: label, bar, counts, rate and ETA."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Label, ProgressBar
+
+from ...text import clean
+
+
+class WorkPanel(Vertical):
+    def compose(self) -> ComposeResult:
+        yield Label("", id="work-label")
+        yield ProgressBar(id="work-bar", show_eta=True)
+
+    def report(self, progress) -> None:
+        rate = f" · {progress.rate:.0f}/s" if progress.rate else ""
+        detail = f" · {clean(progress.message)}" if progress.message else ""
+        counts = f" {progress.done}/{progress.total}" if progress.total else ""
+        self.query_one("#work-label", Label).update(f"{progress.label}{counts}{rate}{detail}  (c cancels)")
+        self.query_one("#work-bar", ProgressBar).update(total=progress.total or None, progress=progress.done)
