@@ -86,19 +86,26 @@ if mode == "bare":
 from textual import events
 from covertui.config import load_settings
 from covertui.ui.app import CovertuiApp
-from covertui.ui.graphics import image_widget_class
+from covertui.ui.graphics import choose_graphics
 
 WORDS = ("cat sun red sea dog car sky war fog ice owl map bee jam oak pen cup gem fox elk "
          "ant bus hat kid lip mud net orb pig rug").split()
 
 class Timed(CovertuiApp):
-    CSS_PATH = str(__import__("pathlib").Path(sys.modules[CovertuiApp.__module__].__file__).with_name("app.tcss"))
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.notes = []
+
+    def notify(self, message, **kwargs):
+        self.notes.append(message)
+        super().notify(message, **kwargs)
 
     def on_mount(self):  # Textual runs CovertuiApp.on_mount too (handlers of every class in the MRO)
         self.call_after_refresh(lambda: marks.setdefault("first_frame", time.time() - t0))
 
-    async def _show_results(self, result, thumbs):
-        await super()._show_results(result, thumbs)
+    async def on_search_finished(self, event):
+        event.prevent_default()  # the app's own handler runs here, not after this one
+        await super().on_search_finished(event)
         self.call_after_refresh(lambda: marks.__setitem__("drawn", time.perf_counter()))  # the frame with them
 
     def on_input_changed(self):
@@ -107,7 +114,7 @@ class Timed(CovertuiApp):
 
 async def send_key(app, key):  # as the terminal driver does (no Pilot waits): returns when it was sent
     started = time.perf_counter()
-    app._driver.send_message(events.Key(key, key if len(key) == 1 else None))
+    app.post_message(events.Key(key, key if len(key) == 1 else None))
     return started
 
 
@@ -115,12 +122,13 @@ async def wait_for(app, done, what):
     deadline = time.time() + 30
     while not done():
         if time.time() > deadline:
-            sys.exit(f"timed out waiting for {what}: " + str([n.message for n in app._notifications]))
+            sys.exit(f"timed out waiting for {what}: " + str(app.notes))
         await asyncio.sleep(0.0005)
 
 
 async def main():
-    app = Timed(load_settings(), image_widget_class("unicode"), "unicode")
+    graphics = choose_graphics("unicode")
+    app = Timed(load_settings(), graphics.image_class, graphics.protocol)
     async with app.run_test(size=(160, 50)) as pilot:
         await wait_for(app, lambda: app.searcher is not None, "the model")
         marks["ready"] = time.time() - t0
