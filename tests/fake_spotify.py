@@ -77,6 +77,24 @@ class Fault:
     kind: str = "status"  # status | reset | hang | truncate | html | empty | huge | body | redirect
     body: bytes = b""
     hang: float = 30.0
+    message: str = "fault"  # kind "status": Spotify's error body, {"error": {"status", "message", "reason"}}
+    reason: str = ""
+
+
+# Spotify's own refusals (2026), as its Web API words them.
+OWNER_WITHOUT_PREMIUM = "Active premium subscription required for the owner of the app."
+USER_NOT_REGISTERED = "User not registered in the Developer Dashboard"
+
+
+def account_refused(message: str, path: str = "/v1/") -> Fault:
+    """Every Web API call refused for the app or account as a whole."""
+    return Fault(path, 403, times=-1, message=message)
+
+
+def quota_exceeded(retry_after: float | None = 48925, path: str = "/v1/") -> Fault:
+    """The developer's daily request quota is spent: 429 with reason QUOTA_EXCEEDED, a Retry-After of hours."""
+    return Fault(path, 429, retry_after=retry_after, times=-1, message="Daily request quota exceeded",
+                 reason="QUOTA_EXCEEDED")
 
 
 @dataclass
@@ -246,13 +264,14 @@ class FakeSpotify:
             def _json(self, status: int, obj, headers: dict | None = None) -> None:
                 self._send(status, json.dumps(obj).encode(), headers=headers)
 
-            def _error(self, status: int, message: str, headers: dict | None = None) -> None:
-                self._json(status, {"error": {"status": status, "message": message}}, headers)
+            def _error(self, status: int, message: str, headers: dict | None = None, reason: str = "") -> None:
+                error = {"status": status, "message": message, **({"reason": reason} if reason else {})}
+                self._json(status, {"error": error}, headers)
 
             def _apply_fault(self, fault: Fault, real_body: bytes | None = None) -> bool:
                 if fault.kind == "status":
                     headers = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
-                    self._error(fault.status, "fault", headers)
+                    self._error(fault.status, fault.message, headers, fault.reason)
                 elif fault.kind == "reset":
                     self.send_response(200)
                     self.send_header("Content-Type", "image/jpeg")

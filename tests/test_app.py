@@ -349,3 +349,18 @@ async def test_quit_during_sync_is_prompt(fake, settings, logged_in):
         started = time.monotonic()
         await pilot.press("q")
     assert time.monotonic() - started < 3
+
+
+async def test_spotify_refusals_and_a_login_near_its_end_are_shown(fake, settings, logged_in):
+    import time
+
+    from fake_spotify import USER_NOT_REGISTERED, account_refused
+    from covertui.spotify.auth import TokenStore
+
+    TokenStore(settings.paths.token_file).save({**logged_in, "logged_in_at": time.time() - 175 * 86400})
+    fake.add_fault(account_refused(USER_NOT_REGISTERED))
+    app = make_app(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: any("User Management" in note for note in app.notes))
+        assert any("login ends on" in note for note in app.notes)
+        assert app.is_running and not app.sources  # nothing stored as a playlist's reason

@@ -106,8 +106,9 @@ def test_first_run_to_copy_in_a_real_terminal(fake, home, tmp_path, tiny_model, 
     terminal.keys("/")
     time.sleep(0.3)  # as a person types: keys in one read reach the picker before "/" has moved the focus
     terminal.type("a blue cover")
-    screen = terminal.wait_for("Song ", timeout=30)
-    assert "40 covers indexed" in screen and "last search" in screen
+    terminal.wait_for("Song ", timeout=30)  # the covers; each of these is drawn by its own message
+    terminal.wait_for("last search", timeout=30)
+    terminal.wait_for("40 covers indexed", timeout=30)  # the index reloads after the sync, beside the search
     terminal.keys("Down")  # separate keystrokes, as a person types them
     time.sleep(0.3)
     terminal.keys("y")

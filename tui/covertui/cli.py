@@ -147,9 +147,13 @@ def cmd_sources(settings, args) -> int:
 
 
 def cmd_sync(settings, args) -> int:
+    from .spotify.auth import TokenStore, login_warning
     from .sync import Selection, sync
 
     selection = Selection(liked=args.liked, playlists=args.playlist, all=args.all, folders=args.folder)
+    warning = login_warning(TokenStore(settings.paths.token_file).load())
+    if warning:
+        print(f"covertui: {warning}", file=sys.stderr)
     embed = None
     if not args.no_embed:
         from .embed.pipeline import embedder

@@ -107,10 +107,43 @@ def spotify_checks(settings: Settings) -> list[Check]:
         left = token.get("expires_at", 0) - time.time()
         state = f"access token valid {left / 60:.0f} more min" if left > 0 else "access token expired (refreshed on use)"
         checks.append(Check("spotify", "login", f"saved; {state}", "ok"))
+        checks.append(_login_expiry(token))
         checks.append(Check("spotify", "scopes", token.get("scope", ""), "info"))
         checks.append(Check("spotify", "token file mode", oct(mode), "ok" if mode == 0o600 else "error",
                             "" if mode == 0o600 else f"chmod 600 {settings.paths.token_file}"))
+        if settings.has_credentials:
+            checks.append(_account_check(settings))
     return checks
+
+
+def _login_expiry(token: dict) -> Check:
+    from .spotify.auth import login_expires_at, login_warning
+
+    ends = login_expires_at(token)
+    if ends is None:
+        return Check("spotify", "login ends", "unknown (saved before covertui kept the login date)", "info",
+                     "Logins end six months after they were made; `covertui auth` now starts a new six months.")
+    warning = login_warning(token)
+    when = time.strftime("%Y-%m-%d", time.localtime(ends))
+    status = "ok" if warning is None else "error" if ends <= time.time() else "warn"
+    return Check("spotify", "login ends", f"{when} ({(ends - time.time()) / 86400:.0f} days)" if ends > time.time()
+                 else f"{when} (ended)", status, warning or "")
+
+
+def _account_check(settings: Settings) -> Check:
+    """One /me call: the account and the app as Spotify sees them (no Premium, not listed, quota)."""
+    from .errors import AccountRefused, CovertuiError, RateLimited
+    from .spotify.library import SpotifyLibrary
+
+    try:
+        me = SpotifyLibrary(settings).me()
+    except AccountRefused as exc:
+        return Check("spotify", "account", "refused by Spotify", "error", str(exc))
+    except RateLimited as exc:
+        return Check("spotify", "account", "not checked", "warn", str(exc))
+    except CovertuiError as exc:
+        return Check("spotify", "account", "not checked", "error", str(exc))
+    return Check("spotify", "account", f"{me.get('display_name') or ''} ({me.get('id', '?')})".strip(), "ok")
 
 
 def model_checks(settings: Settings) -> list[Check]:

@@ -25,19 +25,48 @@ class NetworkError(CovertuiError):
     exit_code = 4
 
 
+def _local_time_after(seconds: float) -> str:
+    """When `seconds` from now is, in local time: "14:05", or "Tue 14:05" from tomorrow on."""
+    import time
+
+    then = time.time() + seconds
+    same_day = time.localtime(then)[:3] == time.localtime()[:3]
+    return time.strftime("%H:%M" if same_day else "%a %H:%M", time.localtime(then))
+
+
+def _in_about(seconds: float) -> str:
+    return f"~{max(1, round(seconds / 60))} min" if seconds < 5400 else f"~{seconds / 3600:.0f} h"
+
+
 class RateLimited(CovertuiError):
+    """Spotify asked to wait longer than covertui waits (COVERTUI_MAX_RETRY_WAIT)."""
+
     exit_code = 5
 
-    def __init__(self, retry_after: float):
-        import time
-
+    def __init__(self, retry_after: float, message: str = ""):
         self.retry_after = retry_after
-        when = time.strftime("%H:%M", time.localtime(time.time() + retry_after))
-        minutes = max(1, round(retry_after / 60))
-        super().__init__(
+        super().__init__(message or (
             f"Spotify rate limit: asked to wait {retry_after:.0f} s. "
-            f"Everything fetched so far is kept; try again after {when} (in ~{minutes} min)."
-        )
+            f"Everything fetched so far is kept; try again after {_local_time_after(retry_after)} "
+            f"(in {_in_about(retry_after)})."))
+
+
+class QuotaExceeded(RateLimited):
+    """The daily request quota that Spotify gives each developer's apps (since July 2026) is spent."""
+
+    def __init__(self, retry_after: float | None):
+        when = (f"try again after {_local_time_after(retry_after)} (in {_in_about(retry_after)})"
+                if retry_after is not None else "try again tomorrow")
+        super().__init__(retry_after or 0.0, (
+            "Spotify's daily request quota is used up. It is shared by all apps of the Spotify developer "
+            f"account that owns this client id, so other apps may have spent it. Everything fetched so far is "
+            f"kept; {when}."))
+
+
+class AccountRefused(CovertuiError):
+    """Spotify refuses the app or the account as a whole, not one playlist (403 on the user's own data)."""
+
+    exit_code = 11
 
 
 class SyncBusy(CovertuiError):

@@ -16,7 +16,7 @@ from pathlib import Path
 from .catalog import Catalog, SourceRecord
 from .config import Paths, Settings
 from .covers import download_covers
-from .errors import CovertuiError, RateLimited, SyncBusy
+from .errors import AccountRefused, CovertuiError, RateLimited, SyncBusy
 from .progress import CancelToken, Progress, ProgressCallback, no_progress
 from .spotify.library import LIKED, Source, SourceUnavailable, SpotifyLibrary, playlist_id_from
 
@@ -182,7 +182,7 @@ def sync(
         if not selection.empty:
             catalog.save_sources([s for s in chosen if s.id not in available])
             catalog.save_selection([s.id for s in chosen])
-        stopped: RateLimited | None = None
+        stopped: RateLimited | AccountRefused | None = None
         for index, source in enumerate(chosen):
             cancel.check()
             progress(Progress("tracks", index, len(chosen), message=source.name))
@@ -202,7 +202,7 @@ def sync(
                 catalog.mark_unavailable(source.id, str(exc))
                 summary.unavailable.append({"source": source.id, "name": source.name, "reason": str(exc)})
                 continue
-            except RateLimited as exc:
+            except (RateLimited, AccountRefused) as exc:
                 stopped = exc  # keep what we have: download covers of the sources already read
                 break
             catalog.save_record(source.id, SourceRecord(source.snapshot_id, items.tracks, dict(items.skipped)))
@@ -225,7 +225,7 @@ def sync(
             embedded = embed(on_disk, progress, cancel)
             summary.embedded = embedded.embedded
             summary.failed += [{"cover": cid, "reason": reason} for cid, reason in sorted(embedded.failed.items())]
-        if stopped is not None:  # a long rate limit: what was read and downloaded is kept and reported
+        if stopped is not None:  # a long rate limit, a spent quota, a refusal: what was read and downloaded is kept
             summary.error = str(stopped)
             stopped.summary = summary  # type: ignore[attr-defined]
             raise stopped

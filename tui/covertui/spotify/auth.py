@@ -30,6 +30,9 @@ from ..errors import AuthError, MissingCredentials, NetworkError
 from .http import make_session
 
 RELOGIN = "Run `covertui auth` to log in again."
+LOGIN_MONTHS = 6  # since 2026-07-20 a login (its refresh token) ends six months after it was made
+WARN_DAYS = 14
+REFRESH_TRIES = 3
 
 
 def setup_guide(settings: Settings) -> str:
@@ -118,13 +121,55 @@ def _token_request(settings: Settings, session: requests.Session, data: dict) ->
 
 
 def _stamp(settings: Settings, payload: dict, previous: dict | None = None) -> dict:
-    return {
+    """The token to save: a new login (no `previous`) or a refresh, which keeps the login's date."""
+    token = {
         "access_token": payload["access_token"],
         "refresh_token": payload.get("refresh_token") or (previous or {}).get("refresh_token"),
         "expires_at": int(time.time()) + int(payload.get("expires_in", 3600)),
         "scope": payload.get("scope", SCOPES),
         "client_id": settings.client_id,
     }
+    logged_in = int(time.time()) if previous is None else previous.get("logged_in_at")
+    if logged_in:  # tokens saved before covertui kept the date have none
+        token["logged_in_at"] = logged_in
+    return token
+
+
+def login_expires_at(token: dict) -> float | None:
+    """When the login ends (six calendar months after it was made); None where its date is unknown."""
+    import datetime as dt
+
+    start = token.get("logged_in_at")
+    if not start:
+        return None
+    day = dt.datetime.fromtimestamp(start, dt.timezone.utc)
+    month = day.month - 1 + LOGIN_MONTHS
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (31, 30, 29, 28):  # the same day of the month, or the month's last day
+        try:
+            return day.replace(year=year, month=month, day=min(day.day, last)).timestamp()
+        except ValueError:
+            continue
+    return None
+
+
+def _date(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d", time.localtime(timestamp))
+
+
+def login_warning(token: dict | None, now: float | None = None) -> str | None:
+    """A warning in the last WARN_DAYS days of a login, or once it ended; None otherwise."""
+    ends = login_expires_at(token or {})
+    if ends is None:
+        return None
+    left = ends - (time.time() if now is None else now)
+    if left <= 0:
+        return f"Your Spotify login ended on {_date(ends)} (logins last six months). {RELOGIN}"
+    if left <= WARN_DAYS * 86400:
+        days = max(1, round(left / 86400))
+        return (f"Your Spotify login ends on {_date(ends)} (in {days} day{'s' if days != 1 else ''}): "
+                "run `covertui auth` to renew it for six months.")
+    return None
 
 
 class TokenManager:
@@ -151,14 +196,26 @@ class TokenManager:
             if token["expires_at"] - time.time() < 60:
                 if not token.get("refresh_token"):
                     raise AuthError(f"The saved login has expired. {RELOGIN}")
-                payload = _token_request(
-                    self.settings,
-                    self.session,
-                    {"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
-                )
-                token = _stamp(self.settings, payload, token)
+                token = _stamp(self.settings, self._refresh(token), token)
                 self.store.save(token)
             return token if as_dict else token["access_token"]
+
+    def _refresh(self, token: dict) -> dict:
+        """A new access token. Refresh tokens are no longer rotated (2026): asking again after a lost
+        answer is safe, so this retries what the HTTP layer does not retry for a POST."""
+        for attempt in range(REFRESH_TRIES):
+            try:
+                return _token_request(self.settings, self.session,
+                                      {"grant_type": "refresh_token", "refresh_token": token["refresh_token"]})
+            except NetworkError:
+                if attempt == REFRESH_TRIES - 1:
+                    raise
+                time.sleep(0.5 * 2 ** attempt)
+            except AuthError:
+                ends = login_expires_at(token)
+                if ends is not None and ends <= time.time():  # the six months are over: say so
+                    raise AuthError(login_warning(token)) from None
+                raise
 
 
 def _loopback_target(redirect_uri: str) -> tuple[int, str] | None:

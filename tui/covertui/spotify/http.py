@@ -21,10 +21,13 @@ for _name in ("spotipy", "urllib3"):
 
 
 def make_session(pool_size: int = 16, retries: int = 4, backoff: float = 0.5) -> requests.Session:
-    """A session that retries 5xx and dropped connections with backoff, but never 429.
+    """A session that retries reads (GET) on 5xx and dropped connections with backoff, but never 429.
 
     429s come back to the caller with their Retry-After header, so a long one can be
     reported instead of slept through (urllib3 would otherwise honour it silently).
+    Writes (POST, PUT, DELETE) are retried only when the connection could not be made: one
+    whose answer was lost may have been applied, and sending it again could make a second
+    playlist or add tracks twice. The code that writes checks what happened instead.
     """
     if retries == 0:  # the caller retries on its own and wants the original errors
         retry = Retry(0, read=False, redirect=False)
@@ -45,7 +48,7 @@ def _retries(retries: int, backoff: float) -> Retry:
         read=retries,
         status=retries,
         other=0,
-        allowed_methods=frozenset({"GET", "POST"}),
+        allowed_methods=frozenset({"GET", "HEAD"}),  # read errors and 5xx; failed connects for any method
         status_forcelist=RETRY_STATUSES,
         backoff_factor=backoff,
         backoff_max=8,

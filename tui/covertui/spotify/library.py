@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 import requests
 
 from ..config import Settings
-from ..errors import AuthError, CovertuiError, NetworkError, RateLimited
+from ..errors import AccountRefused, AuthError, CovertuiError, NetworkError, QuotaExceeded, RateLimited
 from ..progress import CancelToken, Progress, ProgressCallback, no_progress
 from .auth import TokenManager
 from .http import make_session
@@ -30,6 +30,15 @@ MIN_COVER_WIDTH = 224
 _ID = re.compile(r"^[A-Za-z0-9]{8,64}$")
 _PLAYLIST_REF = re.compile(r"(?:playlist[/:])?([A-Za-z0-9]{16,32})(?:[/?#].*)?$")
 UNAVAILABLE_FOLLOWED = "followed, not owned: Spotify lets development-mode apps read only playlists you own or collaborate on"
+DASHBOARD = "https://developer.spotify.com/dashboard"
+OWNER_WITHOUT_PREMIUM = (
+    "Spotify refuses this app: the account that created it in the developer dashboard has no Premium "
+    "(\"{message}\"). Development-mode apps work only while their owner has Spotify Premium: renew it "
+    f"for that account, or create the app under an account that has it ({DASHBOARD}).")
+USER_NOT_LISTED = (
+    "Spotify refuses this account for this app (\"{message}\"). Add the Spotify account you log in with "
+    f"under User Management in the app's dashboard ({DASHBOARD}: your app, then User Management; at most "
+    "5 users), then try again.")
 
 
 class SourceUnavailable(CovertuiError):
@@ -158,15 +167,40 @@ def parse_entry(entry: Any, skipped: Counter) -> Track | None:
     )
 
 
-def _retry_after(headers: Any) -> float:
+def _retry_after(headers: Any) -> float | None:
+    """Seconds Spotify asked to wait (a number or an HTTP date); None without the header."""
     raw = (headers or {}).get("Retry-After") or (headers or {}).get("retry-after")
     if raw is None:
-        return 5.0
+        return None
     try:
         return max(0.0, float(raw))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(raw)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else 5.0
+        try:
+            parsed = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+def spotify_message(exc: Any) -> tuple[str, str]:
+    """Spotify's own words for a refusal, from its error body: (message, reason).
+
+    spotipy keeps them as `msg` ("URL:\n message", or the raw text of a body that is not JSON) and
+    `reason` (`error.reason`, e.g. QUOTA_EXCEEDED or PREMIUM_REQUIRED).
+    """
+    text = str(getattr(exc, "msg", "") or "")
+    message = text.split(":\n", 1)[1].strip() if ":\n" in text else text.strip()
+    return ("" if message == "None" else message[:300]), str(getattr(exc, "reason", "") or "")
+
+
+def account_refusal(message: str) -> AccountRefused | None:
+    """The 403s that refuse the app or the account as a whole, whatever was asked for."""
+    low = message.lower()
+    if "premium" in low and "owner" in low:
+        return AccountRefused(OWNER_WITHOUT_PREMIUM.format(message=message))
+    if "not registered" in low:
+        return AccountRefused(USER_NOT_LISTED.format(message=message))
+    return None
 
 
 class SpotifyLibrary:
@@ -192,7 +226,9 @@ class SpotifyLibrary:
         self.client.prefix = settings.api_url
         self._me: dict | None = None
 
-    def _call(self, fn: Callable, *args, **kwargs):
+    def _call(self, fn: Callable, *args, source: Source | None = None, **kwargs):
+        """Call spotipy; Spotify's refusals become covertui errors. `source`: the call reads that one
+        playlist, so a 403 or 404 makes only it unavailable (SourceUnavailable)."""
         from spotipy.exceptions import SpotifyException
 
         waits = dropped = 0
@@ -209,8 +245,12 @@ class SpotifyLibrary:
                 self.cancel.sleep(0.5 * 2 ** (dropped - 1))
             except SpotifyException as exc:
                 status = exc.http_status
+                message, reason = spotify_message(exc)
                 if status == 429:
                     delay = _retry_after(exc.headers)
+                    if reason == "QUOTA_EXCEEDED" or "quota" in message.lower():
+                        raise QuotaExceeded(delay) from None  # hours away: retrying only spends more of it
+                    delay = 5.0 if delay is None else delay
                     waits += 1
                     if delay > self.settings.max_retry_wait or waits > 20:
                         raise RateLimited(delay) from None
@@ -219,8 +259,16 @@ class SpotifyLibrary:
                     continue
                 if status == 401:
                     raise AuthError("Spotify rejected the saved login. Run `covertui auth` to log in again.") from None
-                if status in (403, 404):
-                    raise SourceUnavailable(_reason(status, exc)) from None
+                if status == 403:
+                    refused = account_refusal(message)
+                    if refused is not None:
+                        raise refused from None
+                if status in (403, 404) and source is not None:
+                    raise SourceUnavailable(_reason(status, message, source)) from None
+                if status == 403:
+                    raise AccountRefused(f"Spotify refused access (HTTP 403: {message or 'no reason given'}).") from None
+                if status == 404:
+                    raise CovertuiError(f"Spotify answered 404 ({message or 'not found'}).") from None
                 raise NetworkError(f"Spotify answered HTTP {status} repeatedly; try again later.") from None
             except requests.RequestException as exc:
                 raise NetworkError(f"Could not talk to Spotify ({type(exc).__name__}).") from None
@@ -230,10 +278,10 @@ class SpotifyLibrary:
             self._me = self._call(self.client.me) or {}
         return self._me
 
-    def _pages(self, fetch: Callable[[int], dict | None]) -> Iterator[dict]:
+    def _pages(self, fetch: Callable[[int], dict | None], source: Source | None = None) -> Iterator[dict]:
         offset = 0
         while True:
-            page = self._call(fetch, offset) or {}
+            page = self._call(fetch, offset, source=source) or {}
             items = page.get("items") or []
             yield page
             offset += len(items)
@@ -273,7 +321,8 @@ class SpotifyLibrary:
 
     def playlist(self, playlist_id: str) -> Source:
         """One playlist's details, for a playlist named on the command line."""
-        pl = self._call(self.client.playlist, playlist_id, fields="id,name,owner,snapshot_id,external_urls,collaborative")
+        pl = self._call(self.client.playlist, playlist_id, fields="id,name,owner,snapshot_id,external_urls,collaborative",
+                        source=Source(playlist_id, "playlist", playlist_id, readable=False))
         owner = pl.get("owner") or {}
         return Source(
             id=str(pl.get("id") or playlist_id), kind="playlist", name=str(pl.get("name") or ""),
@@ -288,7 +337,7 @@ class SpotifyLibrary:
             fetch = lambda offset: self.client.current_user_saved_tracks(limit=PAGE, offset=offset)  # noqa: E731
         else:
             fetch = lambda offset: self.client.playlist_items(source.id, limit=PAGE, offset=offset)  # noqa: E731
-        for page in self._pages(fetch):
+        for page in self._pages(fetch, source if source.kind == "playlist" else None):
             for entry in page.get("items") or []:
                 track = parse_entry(entry, result.skipped)
                 if track is not None:
@@ -304,7 +353,10 @@ def _liked_snapshot(first_page: dict) -> str:
     return f"{first_page.get('total', 0)}:{head.get('added_at', '')}:{track.get('id', '') if isinstance(track, dict) else ''}"
 
 
-def _reason(status: int, exc: Any) -> str:
-    if status == 403:
+def _reason(status: int, message: str, source: Source) -> str:
+    """Why one playlist cannot be read; stored on it and shown in the picker up to the first colon."""
+    if status == 404:
+        return "not found (404): deleted, or not visible to this account"
+    if not source.readable:  # listed as followed
         return "Spotify refused access (403): " + UNAVAILABLE_FOLLOWED
-    return "not found (404): deleted, or not visible to this account"
+    return f"Spotify refused access (403): {message or 'no reason given'}"

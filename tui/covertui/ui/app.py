@@ -105,13 +105,16 @@ class CovertuiApp(App):
 
     def check_login(self) -> None:
         """After the first frame (this brings in requests): setup guide, login screen, or fresh sources."""
-        from ..spotify.auth import TokenStore, setup_guide
+        from ..spotify.auth import TokenStore, login_warning, setup_guide
 
+        token = TokenStore(self.settings.paths.token_file).load()
         if not self.settings.has_credentials:
             self.push_screen(SetupScreen(setup_guide(self.settings)))
-        elif TokenStore(self.settings.paths.token_file).load() is None:
+        elif token is None:
             self.show_login()
         else:
+            if warning := login_warning(token):
+                self.notify(warning, title="Spotify login", severity="warning", timeout=20)
             self.refresh_sources()
 
     # sources -------------------------------------------------------------------
@@ -149,7 +152,7 @@ class CovertuiApp(App):
                 picker.focus()  # nothing synced yet: start in the picker, where space checks and s syncs
 
     def on_sources_refresh_failed(self, event: SourcesRefreshFailed) -> None:
-        self.notify(event.message, title="Spotify", severity="warning", timeout=10)
+        self.notify(event.message, title="Spotify", severity="error", timeout=30)
 
     def on_sources_checked(self, event: SourcesChecked) -> None:
         self.save_selection(event.checked)
@@ -208,8 +211,8 @@ class CovertuiApp(App):
         result = event.result
         empty = "No covers in the checked sources." if self.checked_sources else "Check a source on the left."
         again, self._shown_query = result.query == self._shown_query, result.query
+        self.query_one(StatusLine).show(last_ms=result.elapsed_ms)  # first: a frame with the covers has it too
         await self.grid.show(result.hits, event.thumbnails, empty, keep_selection=again)
-        self.query_one(StatusLine).show(last_ms=result.elapsed_ms)
 
     def on_thumbnails_decoded(self, event: ThumbnailsDecoded) -> None:
         self.grid.add_thumbnails(event.hits, event.start, event.thumbnails)
