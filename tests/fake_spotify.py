@@ -106,6 +106,8 @@ class Playlist:
     snapshot_id: str = "snap-1"
     collaborative: bool = False
     shape: str = "item"  # entries carry "item" (2026) or "track" (older)
+    description: str = ""
+    public: bool = False
 
 
 @dataclass
@@ -115,6 +117,29 @@ class Library:
     playlists: list[Playlist] = field(default_factory=list)
     liked: list[dict] = field(default_factory=list)
     covers: dict[str, int] = field(default_factory=dict)  # 24-hex cover hash -> image seed
+    premium: bool = True  # the user's account: playback commands need Premium
+    devices: list[dict] = field(default_factory=list)  # Spotify Connect devices, as GET /me/player/devices
+    played: list[tuple[str, list[str]]] = field(default_factory=list)  # (device id, uris) per play command
+    queued: list[tuple[str, str]] = field(default_factory=list)  # (device id, uri)
+
+    def item(self, uri: str) -> dict:
+        """The track or episode object behind a spotify: URI (a bare stub for one the library lacks)."""
+        kind, _, item_id = uri.removeprefix("spotify:").partition(":")
+        for entry in [e for p in self.playlists for e in p.entries] + self.liked:
+            item = entry.get("item") or entry.get("track") if isinstance(entry, dict) else None
+            if isinstance(item, dict) and item.get("id") == item_id:
+                return item
+        return {"type": kind, "id": item_id, "name": item_id, "is_local": False}
+
+
+def device(name: str, kind: str = "Computer", active: bool = False, volume: int = 50) -> dict:
+    return {"id": hashlib.sha1(name.encode()).hexdigest()[:40], "name": name, "type": kind, "is_active": active,
+            "is_private_session": False, "is_restricted": False, "volume_percent": volume}
+
+
+FULL_SCOPE = ("playlist-read-private playlist-read-collaborative user-library-read playlist-modify-private "
+              "user-modify-playback-state user-read-playback-state")
+READ_SCOPE = "playlist-read-private playlist-read-collaborative user-library-read"  # logins from before 0.2
 
 
 def track_obj(n: int, cover: int, album_id: str | None = None, title: str | None = None) -> dict:
@@ -174,6 +199,8 @@ class FakeSpotify:
         self.codes: dict[str, dict] = {}
         self.access: dict[str, float] = {}
         self.refresh: dict[str, bool] = {}  # refresh token -> revoked
+        self.scopes: dict[str, str] = {}  # access or refresh token -> the scope it was granted
+        self.lost_answers: Counter = Counter()  # path prefix -> writes to apply, then answer 502 (lost on the way)
         self.lock = threading.Lock()
         self._images: dict[str, bytes] = {}
         self.server = _QuietServer(("127.0.0.1", port), self._handler())
@@ -204,15 +231,15 @@ class FakeSpotify:
         return env
 
     # test helpers ------------------------------------------------------------
-    def issue_token(self, lifetime: int | None = None) -> dict:
+    def issue_token(self, lifetime: int | None = None, scope: str = FULL_SCOPE) -> dict:
         """A token as the accounts service would hand out (for tests that skip the login)."""
         access, refresh = secrets.token_hex(16), secrets.token_hex(16)
         lifetime = self.token_lifetime if lifetime is None else lifetime
         with self.lock:
             self.access[access] = time.time() + lifetime
             self.refresh[refresh] = False
-        return {"access_token": access, "refresh_token": refresh, "expires_in": lifetime,
-                "scope": "playlist-read-private playlist-read-collaborative user-library-read"}
+            self.scopes[access] = self.scopes[refresh] = scope
+        return {"access_token": access, "refresh_token": refresh, "expires_in": lifetime, "scope": scope}
 
     def revoke_all(self) -> None:
         with self.lock:
@@ -251,8 +278,12 @@ class FakeSpotify:
             def log_message(self, *args) -> None:
                 pass
 
+            lose_answer = False  # set per write: the change is made, the answer replaced by a 502
+
             def _send(self, status: int, body: bytes = b"", ctype: str = "application/json",
                       headers: dict | None = None) -> None:
+                if self.lose_answer and status < 300:  # applied, but the client sees a server error
+                    status, body, ctype = 502, b'{"error": {"status": 502, "message": "Bad gateway"}}', ctype
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
@@ -300,6 +331,7 @@ class FakeSpotify:
                 return True
 
             def do_GET(self) -> None:  # noqa: N802
+                self.lose_answer = False  # a connection is kept alive across requests
                 url = urlparse(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 with fake.lock:
@@ -318,15 +350,34 @@ class FakeSpotify:
             def do_POST(self) -> None:  # noqa: N802
                 url = urlparse(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                raw = self.rfile.read(length).decode()
                 with fake.lock:
                     fake.requests[url.path] += 1
+                    lost = next((p for p, n in fake.lost_answers.items() if n > 0 and url.path.startswith(p)), None)
+                    self.lose_answer = lost is not None
+                    if lost is not None:
+                        fake.lost_answers[lost] -= 1
                 fault = fake._take_fault(url.path)
                 if fault:
                     return self._apply_fault(fault)
                 if url.path == "/api/token":
-                    return self._token(form)
+                    return self._token({k: v[0] for k, v in parse_qs(raw).items()})
+                if url.path.startswith("/v1/"):
+                    return self._write("POST", url.path[len("/v1/"):], {k: v[0] for k, v in parse_qs(url.query).items()},
+                                       json.loads(raw) if raw else None)
                 self._error(404, "no such path")
+
+            def do_PUT(self) -> None:  # noqa: N802
+                url = urlparse(self.path)
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                with fake.lock:
+                    fake.requests[url.path] += 1
+                    self.lose_answer = False
+                fault = fake._take_fault(url.path)
+                if fault:
+                    return self._apply_fault(fault)
+                self._write("PUT", url.path[len("/v1/"):], {k: v[0] for k, v in parse_qs(url.query).items()},
+                            json.loads(raw) if raw else None)
 
             # accounts ------------------------------------------------------------
             def _authorize(self, q: dict) -> None:
@@ -360,14 +411,14 @@ class FakeSpotify:
                             return self._json(400, {"error": "invalid_grant", "error_description": "code_verifier was incorrect"})
                     elif not fake.client_secret:
                         return self._json(400, {"error": "invalid_request", "error_description": "code_verifier required"})
-                    return self._json(200, {"token_type": "Bearer", **fake.issue_token()})
+                    return self._json(200, {"token_type": "Bearer", **fake.issue_token(scope=req.get("scope", ""))})
                 if grant == "refresh_token":
                     token = form.get("refresh_token", "")
                     with fake.lock:
                         revoked = fake.refresh.get(token, True)
                     if revoked:
                         return self._json(400, {"error": "invalid_grant", "error_description": "Refresh token revoked"})
-                    issued = fake.issue_token()
+                    issued = fake.issue_token(scope=fake.scopes.get(token, FULL_SCOPE))
                     unused = issued.pop("refresh_token")  # Spotify may omit it: the old one stays valid
                     with fake.lock:
                         fake.refresh.pop(unused, None)
@@ -387,7 +438,17 @@ class FakeSpotify:
                     return self._error(400, "Invalid limit")
                 parts = path.strip("/").split("/")
                 if parts == ["me"]:
-                    return self._json(200, {"id": lib.user_id, "display_name": lib.display_name})
+                    return self._json(200, {"id": lib.user_id, "display_name": lib.display_name,
+                                            "product": "premium" if lib.premium else "free"})
+                if parts[:2] == ["me", "player"]:
+                    if not self._scoped(token, "user-read-playback-state"):
+                        return None
+                    if parts[2:] == ["devices"]:
+                        return self._json(200, {"devices": lib.devices})
+                    if parts[2:] == ["queue"]:
+                        active = next((d["id"] for d in lib.devices if d["is_active"]), None)
+                        queue = [lib.item(uri) for dev, uri in lib.queued if dev == active]
+                        return self._json(200, {"currently_playing": None, "queue": queue})
                 if parts == ["me", "playlists"]:
                     objs = [self._playlist_obj(p) for p in lib.playlists]
                     return self._json(200, self._page(objs, limit, offset, path))
@@ -408,6 +469,73 @@ class FakeSpotify:
                         return self._json(200, self._page(entries, limit, offset, path))
                 self._error(404, "Service not found")
 
+            def _scoped(self, token: str, scope: str) -> bool:
+                """The token was granted `scope`; else answers 403 as Spotify does and returns False."""
+                if scope in fake.scopes.get(token, FULL_SCOPE).split():
+                    return True
+                self._error(403, "Insufficient client scope")
+                return False
+
+            def _write(self, method: str, path: str, q: dict, body) -> None:
+                """The Web API's writes: playlists (POST /me/playlists, POST /playlists/{id}/items) and the player."""
+                token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                with fake.lock:
+                    expiry = fake.access.get(token)
+                if expiry is None or expiry < time.time():
+                    return self._error(401, "The access token expired" if expiry else "Invalid access token")
+                lib, parts = fake.library, path.strip("/").split("/")
+                if method == "POST" and parts[0] == "users" and parts[2:] == ["playlists"]:
+                    return self._error(403, "Forbidden")  # refused to development-mode apps since 2026
+                if method == "POST" and parts == ["me", "playlists"]:
+                    if not self._scoped(token, "playlist-modify-private"):
+                        return None
+                    if not (body or {}).get("name"):
+                        return self._error(400, "Missing required field: name")
+                    with fake.lock:
+                        pl = Playlist(f"new{secrets.token_hex(8)}abcd", body["name"], lib.user_id, [],
+                                      snapshot_id=secrets.token_hex(6), description=body.get("description", ""),
+                                      public=bool(body.get("public", True)))
+                        lib.playlists.append(pl)
+                    return self._json(201, self._playlist_obj(pl))
+                if method == "POST" and parts[0] == "playlists" and parts[2:] == ["items"]:
+                    pl = next((p for p in lib.playlists if p.id == parts[1]), None)
+                    if pl is None:
+                        return self._error(404, "Resource not found")
+                    if pl.owner != lib.user_id or not self._scoped(token, "playlist-modify-private"):
+                        return None if pl.owner == lib.user_id else self._error(403, "Forbidden")
+                    uris = body.get("uris") if isinstance(body, dict) else body
+                    if not uris and q.get("uris"):
+                        uris = q["uris"].split(",")
+                    if not uris or len(uris) > 100:
+                        return self._error(400, "Too many ids requested" if uris else "No uris provided")
+                    with fake.lock:
+                        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                        pl.entries += [{"added_at": stamp, "is_local": False, "item": lib.item(u)} for u in uris]
+                        pl.snapshot_id = secrets.token_hex(6)
+                    return self._json(201, {"snapshot_id": pl.snapshot_id})
+                if parts[:2] == ["me", "player"]:
+                    if not self._scoped(token, "user-modify-playback-state"):
+                        return None
+                    if not lib.premium:
+                        return self._json(403, {"error": {"status": 403, "message": "Player command failed: Premium required",
+                                                          "reason": "PREMIUM_REQUIRED"}})
+                    wanted = q.get("device_id")
+                    target = next((d for d in lib.devices if d["id"] == wanted or (not wanted and d["is_active"])), None)
+                    if target is None:
+                        return self._json(404, {"error": {"status": 404, "message": "Player command failed: No active device found",
+                                                          "reason": "NO_ACTIVE_DEVICE"}})
+                    with fake.lock:
+                        for d in lib.devices:
+                            d["is_active"] = d is target
+                        if method == "PUT" and parts[2:] == ["play"]:
+                            lib.played.append((target["id"], list((body or {}).get("uris") or [])))
+                        elif method == "POST" and parts[2:] == ["queue"]:
+                            lib.queued.append((target["id"], q.get("uri", "")))
+                        else:
+                            return self._error(404, "Service not found")
+                    return self._send(204)
+                self._error(404, "Service not found")
+
             def _shape(self, entry, shape: str):
                 if not isinstance(entry, dict) or shape == "item":
                     return entry
@@ -418,6 +546,7 @@ class FakeSpotify:
 
             def _playlist_obj(self, pl: Playlist) -> dict:
                 return {"id": pl.id, "name": pl.name, "snapshot_id": pl.snapshot_id, "collaborative": pl.collaborative,
+                        "description": pl.description, "public": pl.public,
                         "owner": {"id": pl.owner, "display_name": pl.owner.title()},
                         "items": {"total": len(pl.entries), "href": f"{fake.api_url}playlists/{pl.id}/items"},
                         "external_urls": {"spotify": f"https://open.spotify.com/playlist/{pl.id}"}}

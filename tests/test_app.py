@@ -364,3 +364,66 @@ async def test_spotify_refusals_and_a_login_near_its_end_are_shown(fake, setting
         await until(pilot, lambda: any("User Management" in note for note in app.notes))
         assert any("login ends on" in note for note in app.notes)
         assert app.is_running and not app.sources  # nothing stored as a playlist's reason
+
+
+async def test_marked_covers_are_saved_as_a_playlist_that_becomes_a_source(fake, synced):
+    from covertui.ui.screens import SaveScreen
+    from covertui.ui.widgets import StatusLine
+
+    app = make_app(synced)
+    async with app.run_test(size=SIZE) as pilot:
+        await search_for(pilot, "a blue cover")
+        first, second = results(app)[:2]
+        await pilot.press("space", "right", "space")
+        assert list(app.grid.marked) == [first, second]
+        assert [t.has_class("-marked") for t in app.query(CoverTile)][:3] == [True, True, False]
+        assert "2 marked" in str(app.query_one(StatusLine).render())
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, SaveScreen) and app.screen.tracks is not None)
+        assert "6 tracks from 2 covers" in str(app.screen.query_one("#save-plan").render())
+        assert app.screen.query_one("#save-name").value == "a blue cover"
+        await pilot.press("enter")
+        await until(pilot, lambda: any("Saved 6 tracks" in note for note in app.notes))
+        made = next(p for p in fake.library.playlists if p.name == "a blue cover")
+        assert len(made.entries) == 6 and not made.public
+        await until(pilot, lambda: made.id in app.sources)  # in the picker at once
+        await pilot.press("U")
+        assert not app.grid.marked and "marked" not in str(app.query_one(StatusLine).render())
+
+
+async def test_play_queue_and_the_device_picker(fake, synced):
+    from fake_spotify import device
+    from textual.widgets import OptionList
+
+    from covertui.ui.screens import DevicePicker
+
+    fake.library.devices = [device("Laptop"), device("Phone", "Smartphone")]
+    app = make_app(synced)
+    async with app.run_test(size=SIZE) as pilot:
+        await search_for(pilot, "red")
+        hit = app.grid.current
+        await pilot.press("P")  # no device is playing, two could: the user picks
+        await until(pilot, lambda: isinstance(app.screen, DevicePicker))
+        app.screen.query_one(OptionList).highlighted = 1
+        await pilot.press("enter")
+        await until(pilot, lambda: any("Playing on Phone" in note for note in app.notes))
+        assert fake.library.played == [(device("Phone")["id"], [hit.tracks[0].uri])]
+        await pilot.press("enter")  # details: the chosen track is queued on the device now playing
+        assert isinstance(app.screen, DetailsScreen)
+        await pilot.press("down", "e")
+        await until(pilot, lambda: fake.library.queued)
+        assert fake.library.queued == [(device("Phone")["id"], hit.tracks[1].uri)]
+
+
+async def test_a_login_without_the_playing_scope_offers_a_new_login(fake, synced):
+    from fake_spotify import READ_SCOPE
+    from covertui.spotify.auth import TokenStore, _stamp
+
+    TokenStore(synced.paths.token_file).save(_stamp(synced, fake.issue_token(scope=READ_SCOPE)))
+    app = make_app(synced)
+    async with app.run_test(size=SIZE) as pilot:
+        await search_for(pilot, "red")
+        await pilot.press("P")
+        await until(pilot, lambda: any("Log in again to allow playing and saving" in note for note in app.notes))
+        await pilot.press("L")
+        await until(pilot, lambda: isinstance(app.screen, AuthScreen))

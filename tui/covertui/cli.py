@@ -56,6 +56,15 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--top", type=int, default=10, help="how many covers (default 10)")
     search.add_argument("--source", action="append", default=[], metavar="ID", help="only covers of this source")
     search.add_argument("--json", action="store_true", help="print one JSON object")
+    search.add_argument("--save", metavar="NAME", help="save the results' tracks as a new private playlist")
+
+    for name, what in (("play", "play a track now"), ("queue", "add a track to the queue")):
+        player = sub.add_parser(name, help=f"{what} on a Spotify Connect device (Premium)")
+        player.add_argument("track", metavar="TRACK", help="track id, spotify:track:/spotify:episode: URI or "
+                                                           "open.spotify.com link")
+        player.add_argument("--device", metavar="NAME_OR_ID", help="where (default: the active device, or the only one)")
+    devices = sub.add_parser("devices", help="list your Spotify Connect devices")
+    devices.add_argument("--json", action="store_true", help="print JSON")
     doctor = sub.add_parser("doctor", help="check terminal, clipboard, Spotify login, model and data")
     doctor.add_argument("--json", action="store_true", help="print JSON")
     return parser
@@ -188,15 +197,50 @@ def cmd_search(settings, args) -> int:
 
     searcher = Searcher(settings)
     result = searcher.search(args.query, top=args.top, sources=args.source or None)
+    saved = None
+    if args.save is not None:
+        from .actions import save_as_playlist, tracks_to_save
+
+        tracks, skipped = tracks_to_save(settings, [h.cover for h in result.hits], args.source or None)
+        saved = save_as_playlist(settings, args.save, tracks, description=f"covers like: {args.query}")
+        left_out = ", ".join(f"{n} {what}" for what, n in skipped.items())
+        print(f"Saved {saved.tracks} tracks as the private playlist {clean(saved.name)}: {saved.url}"
+              + (f" (left out: {left_out})" if left_out else ""), file=sys.stderr)
     if args.json:
-        print(json.dumps({"query": result.query, "model": searcher.model.name, "elapsed_ms": round(result.elapsed_ms, 3),
-                          "results": [h.to_dict() for h in result.hits]}, ensure_ascii=False))
+        out = {"query": result.query, "model": searcher.model.name, "elapsed_ms": round(result.elapsed_ms, 3),
+               "results": [h.to_dict() for h in result.hits]}
+        if saved is not None:
+            out["playlist"] = {"id": saved.id, "url": saved.url, "tracks": saved.tracks}
+        print(json.dumps(out, ensure_ascii=False))
         return 0
     print(f"{searcher.model.description}: {searcher.indexed} covers, {result.elapsed_ms:.1f} ms", file=sys.stderr)
     for hit in result.hits:
         title = f"{hit.title} - {hit.artists}" if hit.tracks else (hit.path or hit.cover)
         more = f" (+{len(hit.tracks) - 1} tracks)" if len(hit.tracks) > 1 else ""
         print(f"{hit.score:6.3f}  {clean(title)}{more}  {hit.tracks[0].url if hit.tracks else ''}".rstrip())
+    return 0
+
+
+def cmd_play(settings, args) -> int:
+    from .actions import play
+    from .spotify.player import item_uri
+
+    uri = item_uri(args.track)
+    device = play(settings, uri, args.device, queue=args.command == "queue")
+    print(f"{'Queued' if args.command == 'queue' else 'Playing'} {uri} on {clean(device.name)}.")
+    return 0
+
+
+def cmd_devices(settings, args) -> int:
+    from .actions import devices
+
+    found = devices(settings)
+    if args.json:
+        print(json.dumps([d.to_dict() for d in found], ensure_ascii=False))
+    elif not found:
+        print("No Spotify device is available: open Spotify on any device (phone, computer, web player).")
+    for device in found if not args.json else []:
+        print(f"{device.id}  {clean(device.label)}")
     return 0
 
 
@@ -211,7 +255,8 @@ def cmd_doctor(settings, args) -> int:
     return 1 if any(c.status == "error" for c in checks) else 0
 
 
-COMMANDS = {"auth": cmd_auth, "sources": cmd_sources, "sync": cmd_sync, "search": cmd_search, "doctor": cmd_doctor}
+COMMANDS = {"auth": cmd_auth, "sources": cmd_sources, "sync": cmd_sync, "search": cmd_search, "play": cmd_play,
+            "queue": cmd_play, "devices": cmd_devices, "doctor": cmd_doctor}
 
 
 def main(argv: list[str] | None = None) -> int:

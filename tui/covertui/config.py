@@ -19,7 +19,10 @@ APP_NAME = "covertui"
 DEFAULT_API_URL = "https://api.spotify.com/v1/"
 DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8888/callback"
-SCOPES = "playlist-read-private playlist-read-collaborative user-library-read"
+READ_SCOPES = "playlist-read-private playlist-read-collaborative user-library-read"
+# Saving results as a private playlist; playing and queueing on a Spotify Connect device.
+WRITE_SCOPES = "playlist-modify-private user-modify-playback-state user-read-playback-state"
+SCOPES = f"{READ_SCOPES} {WRITE_SCOPES}"
 GPU_MODEL = "openai/clip-vit-large-patch14"
 CPU_MODEL = "openai/clip-vit-base-patch32"
 GRAPHICS_CHOICES = ("auto", "kitty", "sixel", "halfcell", "unicode")

@@ -63,6 +63,26 @@ class QuotaExceeded(RateLimited):
             f"kept; {when}."))
 
 
+class ScopeMissing(AuthError):
+    """The saved login was made before covertui asked for what this needs (playing, saving)."""
+
+    def __init__(self, what: str = "play and save playlists"):
+        super().__init__(f"The saved Spotify login does not allow covertui to {what}: it was made before covertui "
+                         "asked for that. Log in again to allow playing and saving: `covertui auth` (in the app: L). "
+                         "Searching and syncing keep working meanwhile.")
+
+
+class PlaybackRefused(CovertuiError):
+    """Spotify would not play: no Premium for the user, no device to play on."""
+
+    exit_code = 12
+
+
+class WriteUncertain(NetworkError):
+    """A write's answer was lost (5xx, dropped connection, time-out): it may have been applied.
+    The code that writes checks what happened instead of sending it again."""
+
+
 class AccountRefused(CovertuiError):
     """Spotify refuses the app or the account as a whole, not one playlist (403 on the user's own data)."""
 

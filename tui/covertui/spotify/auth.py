@@ -126,13 +126,19 @@ def _stamp(settings: Settings, payload: dict, previous: dict | None = None) -> d
         "access_token": payload["access_token"],
         "refresh_token": payload.get("refresh_token") or (previous or {}).get("refresh_token"),
         "expires_at": int(time.time()) + int(payload.get("expires_in", 3600)),
-        "scope": payload.get("scope", SCOPES),
+        "scope": payload.get("scope") or (previous or {}).get("scope") or SCOPES,
         "client_id": settings.client_id,
     }
     logged_in = int(time.time()) if previous is None else previous.get("logged_in_at")
     if logged_in:  # tokens saved before covertui kept the date have none
         token["logged_in_at"] = logged_in
     return token
+
+
+def allows(token: dict | None, scopes: str) -> bool:
+    """Whether the saved login was granted every scope in `scopes` (logins made before covertui
+    asked for a scope keep the ones they had)."""
+    return set(scopes.split()) <= set(str((token or {}).get("scope", "")).split())
 
 
 def login_expires_at(token: dict) -> float | None:

@@ -1,6 +1,6 @@
 """Reading the user's library: sources (Liked Songs, playlists) and their tracks.
 
-Every call goes through `SpotifyLibrary._call`, which turns spotipy's exceptions
+Every call goes through `SpotifyLibrary.call`, which turns spotipy's exceptions
 into covertui errors and handles 429s: a Retry-After up to `max_retry_wait`
 seconds is waited out (reported through the progress callback), a longer one
 raises `RateLimited` so the caller can stop and keep what it has.
@@ -18,7 +18,8 @@ from typing import Any, Callable, Iterator
 import requests
 
 from ..config import Settings
-from ..errors import AccountRefused, AuthError, CovertuiError, NetworkError, QuotaExceeded, RateLimited
+from ..errors import (AccountRefused, AuthError, CovertuiError, NetworkError, PlaybackRefused, QuotaExceeded,
+                      RateLimited, ScopeMissing, WriteUncertain)
 from ..progress import CancelToken, Progress, ProgressCallback, no_progress
 from .auth import TokenManager
 from .http import make_session
@@ -72,6 +73,10 @@ class Track:
     cover_id: str
     cover_url: str
     kind: str = "track"
+
+    @property
+    def uri(self) -> str:
+        return f"spotify:{self.kind}:{self.id}"
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -226,9 +231,11 @@ class SpotifyLibrary:
         self.client.prefix = settings.api_url
         self._me: dict | None = None
 
-    def _call(self, fn: Callable, *args, source: Source | None = None, **kwargs):
+    def call(self, fn: Callable, *args, source: Source | None = None, write: bool = False, **kwargs):
         """Call spotipy; Spotify's refusals become covertui errors. `source`: the call reads that one
-        playlist, so a 403 or 404 makes only it unavailable (SourceUnavailable)."""
+        playlist, so a 403 or 404 makes only it unavailable (SourceUnavailable). `write`: a call that
+        changes something is never sent twice: a lost answer raises WriteUncertain (a 429 was not
+        applied, and is waited out as for reads)."""
         from spotipy.exceptions import SpotifyException
 
         waits = dropped = 0
@@ -237,6 +244,8 @@ class SpotifyLibrary:
             try:
                 return fn(*args, **kwargs)
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                if write:
+                    raise WriteUncertain(f"Spotify's answer was lost ({type(exc).__name__}).") from None
                 dropped += 1  # urllib3 retries failed connects; a body cut off mid-way lands here
                 if dropped > NETWORK_RETRIES:
                     kind = "did not answer in time" if isinstance(exc, requests.Timeout) else "dropped the connection"
@@ -259,6 +268,16 @@ class SpotifyLibrary:
                     continue
                 if status == 401:
                     raise AuthError("Spotify rejected the saved login. Run `covertui auth` to log in again.") from None
+                if status == 403 and "scope" in message.lower():  # "Insufficient client scope"
+                    raise ScopeMissing() from None
+                if reason == "PREMIUM_REQUIRED":
+                    raise PlaybackRefused("Playing needs Spotify Premium on the account you are logged in with "
+                                          f"(Spotify: \"{message}\").") from None
+                if reason == "NO_ACTIVE_DEVICE":
+                    raise PlaybackRefused("No Spotify device is playing: open Spotify on any device (phone, "
+                                          "computer, web player), then try again.") from None
+                if status >= 500 and write:
+                    raise WriteUncertain(f"Spotify answered HTTP {status} to a change; it may have been made.") from None
                 if status == 403:
                     refused = account_refusal(message)
                     if refused is not None:
@@ -269,19 +288,21 @@ class SpotifyLibrary:
                     raise AccountRefused(f"Spotify refused access (HTTP 403: {message or 'no reason given'}).") from None
                 if status == 404:
                     raise CovertuiError(f"Spotify answered 404 ({message or 'not found'}).") from None
-                raise NetworkError(f"Spotify answered HTTP {status} repeatedly; try again later.") from None
+                if status >= 500:
+                    raise NetworkError(f"Spotify answered HTTP {status} repeatedly; try again later.") from None
+                raise CovertuiError(f"Spotify refused the request (HTTP {status}: {message or 'no reason given'}).") from None
             except requests.RequestException as exc:
                 raise NetworkError(f"Could not talk to Spotify ({type(exc).__name__}).") from None
 
     def me(self) -> dict:
         if self._me is None:
-            self._me = self._call(self.client.me) or {}
+            self._me = self.call(self.client.me) or {}
         return self._me
 
-    def _pages(self, fetch: Callable[[int], dict | None], source: Source | None = None) -> Iterator[dict]:
+    def pages(self, fetch: Callable[[int], dict | None], source: Source | None = None) -> Iterator[dict]:
         offset = 0
         while True:
-            page = self._call(fetch, offset, source=source) or {}
+            page = self.call(fetch, offset, source=source) or {}
             items = page.get("items") or []
             yield page
             offset += len(items)
@@ -292,12 +313,12 @@ class SpotifyLibrary:
         """Liked Songs first, then every playlist of the user (owned, collaborative, followed)."""
         me = self.me()
         my_id = me.get("id")
-        liked = self._call(self.client.current_user_saved_tracks, limit=1)
+        liked = self.call(self.client.current_user_saved_tracks, limit=1)
         result = [
             Source(LIKED, "liked", "Liked Songs", me.get("display_name") or my_id or "", int(liked.get("total") or 0),
                    snapshot_id=_liked_snapshot(liked), url="https://open.spotify.com/collection/tracks")
         ]
-        for page in self._pages(lambda offset: self.client.current_user_playlists(limit=PAGE, offset=offset)):
+        for page in self.pages(lambda offset: self.client.current_user_playlists(limit=PAGE, offset=offset)):
             for pl in page.get("items") or []:
                 if not isinstance(pl, dict) or not pl.get("id"):
                     continue
@@ -321,7 +342,7 @@ class SpotifyLibrary:
 
     def playlist(self, playlist_id: str) -> Source:
         """One playlist's details, for a playlist named on the command line."""
-        pl = self._call(self.client.playlist, playlist_id, fields="id,name,owner,snapshot_id,external_urls,collaborative",
+        pl = self.call(self.client.playlist, playlist_id, fields="id,name,owner,snapshot_id,external_urls,collaborative",
                         source=Source(playlist_id, "playlist", playlist_id, readable=False))
         owner = pl.get("owner") or {}
         return Source(
@@ -337,7 +358,7 @@ class SpotifyLibrary:
             fetch = lambda offset: self.client.current_user_saved_tracks(limit=PAGE, offset=offset)  # noqa: E731
         else:
             fetch = lambda offset: self.client.playlist_items(source.id, limit=PAGE, offset=offset)  # noqa: E731
-        for page in self._pages(fetch, source if source.kind == "playlist" else None):
+        for page in self.pages(fetch, source if source.kind == "playlist" else None):
             for entry in page.get("items") or []:
                 track = parse_entry(entry, result.skipped)
                 if track is not None:

@@ -7,8 +7,6 @@ first frame.
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 
@@ -23,11 +21,12 @@ from ..errors import CovertuiError
 from ..progress import CancelToken
 from .graphics import thumbnail_pixels
 from .idle_gc import IdleCollector
-from .messages import (CopyRequested, DetailsRequested, IndexReloaded, ModelFailed, ModelLoaded, OpenRequested,
-                       PageSizeChanged, SearchFailed, SearchFinished, SourcesChecked, SourcesLoaded,
-                       SourcesRefreshFailed, SyncFinished, SyncProgressed, ThumbnailsDecoded)
+from .messages import (DetailsRequested, IndexReloaded, ModelFailed, ModelLoaded, PageSizeChanged, SearchFailed,
+                       SearchFinished, SourcesChecked, SourcesLoaded, SourcesRefreshFailed, SyncFinished,
+                       SyncProgressed, ThumbnailsDecoded)
 from .screens import AuthScreen, DetailsScreen, HelpScreen, SetupScreen
 from .search_runner import SearchRunner
+from .track_actions import TrackActions
 from .widgets import CoverGrid, SourcePicker, StatusLine, WorkPanel
 from .widgets.cover_tile import ART_HEIGHT, ART_WIDTH
 
@@ -37,7 +36,7 @@ RELOAD_EVERY = 2.0  # s between index reloads while a sync embeds: results grow 
 EMPTY = "Nothing synced yet. Check sources on the left (space), then press s to sync."
 
 
-class CovertuiApp(App):
+class CovertuiApp(TrackActions, App):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere (tests) find it too
     TITLE = "covertui"
     BINDINGS = [
@@ -47,6 +46,11 @@ class CovertuiApp(App):
         Binding("Y", "copy('album_url')", "Copy album"),
         Binding("m", "more_like_this", "More like this"),
         Binding("o", "open", "Open"),
+        Binding("P", "play(False)", "Play", show=False),
+        Binding("e", "play(True)", "Queue", show=False),
+        Binding("n", "save_playlist", "Save as playlist", show=False),
+        Binding("U", "unmark", "Unmark all", show=False),
+        Binding("L", "login", "Log in again", show=False),
         Binding("s", "sync", "Sync"),
         Binding("c", "cancel", "Cancel"),
         Binding("p", "focus_picker", "Sources"),
@@ -253,43 +257,15 @@ class CovertuiApp(App):
     def on_details_requested(self, event: DetailsRequested) -> None:
         self.action_details()
 
-    def action_copy(self, field: str) -> None:
-        hit = self.current
-        if hit is None:
-            return
-        request = CopyRequested.link(hit.tracks[0], field) if hit.tracks else CopyRequested(hit.path or "", "file path")
-        self.copy_url(request.text, request.what)
-
-    def on_copy_requested(self, event: CopyRequested) -> None:
-        self.copy_url(event.text, event.what)
-
-    def copy_url(self, url: str, what: str) -> None:
-        if not url:
-            self.notify(f"No {what} for this cover.", severity="warning")
-            return
-        self.copy_to_clipboard(url)  # OSC 52: reaches the local clipboard over SSH too
-        self.notify(f"Copied {what}: {url}", title="Clipboard")
-
     def action_more_like_this(self) -> None:
         if self.current is not None:
             self.query_one("#query", Input).value = f"@{self.current.cover}"
             self.search_now()
 
-    def action_open(self) -> None:
-        hit = self.current
-        if hit is not None and hit.tracks:
-            self.open_link(hit.tracks[0].url)
-
-    def on_open_requested(self, event: OpenRequested) -> None:
-        self.open_link(event.url)
-
-    def open_link(self, url: str) -> None:
-        if sys.platform != "darwin" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-            self.copy_url(url, "track URL (no display here to open it)")
-            return
-        self.open_url(url)
-
     # login -----------------------------------------------------------------------
+    def action_login(self) -> None:
+        self.show_login()
+
     def show_login(self) -> None:
         from ..spotify.auth import LoginFlow
 

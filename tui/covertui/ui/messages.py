@@ -130,3 +130,60 @@ class LoginFailed(Message):
     def __init__(self, message: str) -> None:
         super().__init__()
         self.message = message
+
+
+class MarksChanged(Message):
+    """Covers were marked or unmarked in the grid; `count` are marked now."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+
+class PlayRequested(Message):
+    """Play a track now, or add it to the queue (from the details of a cover)."""
+
+    def __init__(self, track, queue: bool = False) -> None:
+        super().__init__()
+        self.track = track
+        self.queue = queue
+
+
+class DevicesOffered(Message):
+    """No device is playing and several could: the user picks one for `uri`."""
+
+    def __init__(self, devices: list, uri: str, queue: bool) -> None:
+        super().__init__()
+        self.devices = devices
+        self.uri = uri
+        self.queue = queue
+
+
+class PlaybackFinished(Message):
+    def __init__(self, message: str, severity: str = "information", relogin: bool = False) -> None:
+        super().__init__()
+        self.message = message
+        self.severity = severity
+        self.relogin = relogin  # the login lacks the scopes for this
+
+
+class PlaylistPlanned(Message):
+    """What a new playlist will hold: `tracks`, and what is left out, counted."""
+
+    def __init__(self, tracks: list, skipped: dict) -> None:
+        super().__init__()
+        self.tracks = tracks
+        self.skipped = skipped
+
+
+class PlaylistSaved(Message):
+    def __init__(self, saved) -> None:
+        super().__init__()
+        self.saved = saved
+
+
+class SaveFailed(Message):
+    def __init__(self, message: str, relogin: bool = False) -> None:
+        super().__init__()
+        self.message = message
+        self.relogin = relogin

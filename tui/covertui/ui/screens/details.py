@@ -9,12 +9,13 @@ from textual.widgets import Footer, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...text import clean
-from ..messages import CopyRequested, OpenRequested
+from ..messages import CopyRequested, OpenRequested, PlayRequested
 
 
 class DetailsScreen(ModalScreen):
     BINDINGS = [("escape,q", "dismiss", "Close"), ("y", "copy('url')", "Copy track URL"),
-                ("Y", "copy('album_url')", "Copy album URL"), ("o", "open", "Open")]
+                ("Y", "copy('album_url')", "Copy album URL"), ("o", "open", "Open"),
+                ("P", "play(False)", "Play"), ("e", "play(True)", "Queue")]
 
     def __init__(self, hit, source_names: dict[str, str]) -> None:
         super().__init__()
@@ -53,3 +54,7 @@ class DetailsScreen(ModalScreen):
     def action_open(self) -> None:
         if self.track:
             self.post_message(OpenRequested(self.track.url))
+
+    def action_play(self, queue: bool) -> None:
+        if self.track:
+            self.post_message(PlayRequested(self.track, queue))

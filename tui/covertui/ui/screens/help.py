@@ -12,7 +12,10 @@ KEYS = [
     ("PgUp PgDn Home End", "a screen up or down, first, last"), ("Down (in the input)", "go to the covers"),
     ("Escape", "back to the input"), ("Enter", "details: every track with this cover"),
     ("y", "copy the track's Spotify URL"), ("Y", "copy the album URL"), ("m", "more like this cover"),
-    ("o", "open in the browser / Spotify app"), ("space (picker)", "check or uncheck a source"),
+    ("o", "open in the browser / Spotify app"), ("P, e", "play the track now, add it to the queue"),
+    ("space (covers)", "mark or unmark a cover"), ("U", "unmark every cover"),
+    ("n", "save the marked covers (or all results) as a playlist"), ("L", "log in again"),
+    ("space (picker)", "check or uncheck a source"),
     ("p", "focus the source picker"), ("s", "sync the checked sources"), ("c", "cancel the sync"),
     ("?, F1", "this help"), ("q", "quit"),
 ]

@@ -11,7 +11,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ..messages import DetailsRequested, PageSizeChanged
+from ..messages import DetailsRequested, MarksChanged, PageSizeChanged
 from .cover_tile import TILE_HEIGHT, TILE_WIDTH, CoverTile
 
 
@@ -27,6 +27,7 @@ class CoverGrid(Widget, can_focus=True):
         ("up,k", "move(0, -1)", "Up"), ("down,j", "move(0, 1)", "Down"),
         Binding("pageup", "page(-1)", "Page up", show=False), Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "move_to(0)", "First", show=False), Binding("end", "move_to(-1)", "Last", show=False),
+        Binding("space", "mark", "Mark", show=False),
     ]
     selected: reactive[int] = reactive(0)
 
@@ -39,6 +40,7 @@ class CoverGrid(Widget, can_focus=True):
         self.top = 0  # the first row of results on screen
         self._mounting = asyncio.Lock()
         self.page_size = 12  # tiles on screen, the part-visible row included
+        self.marked: dict[str, None] = {}  # cover ids, in the order they were marked; kept from search to search
 
     def compose(self) -> ComposeResult:
         yield Static("", id="empty")
@@ -107,6 +109,7 @@ class CoverGrid(Widget, can_focus=True):
                 if i < count and index < len(self.hits):
                     tile.show(index, self.hits[index], self.thumbnails[index])
                     tile.set_class(index == self.selected, "-selected")
+                    tile.mark(self.hits[index].cover in self.marked)
                     tile.display = True
                 else:
                     tile.display = False
@@ -121,6 +124,29 @@ class CoverGrid(Widget, can_focus=True):
         if self.hits:
             target = self.selected + dx + dy * self.columns
             self.selected = max(0, min(len(self.hits) - 1, target))
+
+    def action_mark(self) -> None:
+        """Mark the selected cover, or unmark it."""
+        if self.current is not None:
+            cover = self.current.cover
+            if cover in self.marked:
+                del self.marked[cover]
+            else:
+                self.marked[cover] = None
+            self._marks_changed()
+
+    def unmark_all(self) -> None:
+        self.marked.clear()
+        self._marks_changed()
+
+    def _marks_changed(self) -> None:
+        self._bind()
+        self.post_message(MarksChanged(len(self.marked)))
+
+    def marked_in_rank_order(self) -> list[str]:
+        """The marked covers: those among the results in their order, then the others as marked."""
+        shown = [h.cover for h in self.hits if h.cover in self.marked]
+        return shown + [c for c in self.marked if c not in set(shown)]
 
     def action_page(self, pages: int) -> None:
         self.action_move(0, pages * self.rows)

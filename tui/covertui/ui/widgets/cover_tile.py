@@ -21,6 +21,8 @@ class CoverTile(Vertical):
     CoverTile {{ width: {TILE_WIDTH}; height: {TILE_HEIGHT}; }}
     CoverTile .art {{ height: {ART_HEIGHT}; }}
     CoverTile .title, CoverTile .meta {{ width: {ART_WIDTH}; }}
+    CoverTile.-marked {{ border: round $success; border-title-color: $success; }}
+    CoverTile.-marked.-selected {{ border: heavy $success; }}
     """
 
     def __init__(self, image_class) -> None:
@@ -48,3 +50,8 @@ class CoverTile(Vertical):
         if thumbnail is not self.thumbnail:
             self.thumbnail = thumbnail
             self.query_one(".art").image = thumbnail
+
+    def mark(self, marked: bool) -> None:
+        if marked != self.has_class("-marked"):
+            self.set_class(marked, "-marked")
+            self.border_title = "✓ marked" if marked else None

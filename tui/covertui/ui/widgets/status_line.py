@@ -11,13 +11,14 @@ class StatusLine(Static):
         self.protocol = protocol
         self.searcher = None
         self.last_ms: float | None = None
+        self.marked = 0
         self.note = "loading the model…"
 
     def on_mount(self) -> None:
         self.show()
 
     def show(self, **changes) -> None:
-        """Set any of searcher, last_ms and note, and redraw."""
+        """Set any of searcher, last_ms, marked and note, and redraw."""
         for name, value in changes.items():
             setattr(self, name, value)
         parts = []
@@ -25,6 +26,8 @@ class StatusLine(Static):
             parts += [self.searcher.model.description, f"{self.searcher.indexed} covers indexed"]
         if self.last_ms is not None:
             parts.append(f"last search {self.last_ms:.1f} ms" if self.last_ms < 10 else f"last search {self.last_ms:.0f} ms")
+        if self.marked:
+            parts.append(f"{self.marked} marked (n saves them, U unmarks)")
         if self.note:
             parts.append(self.note)
         parts.append(f"graphics: {self.protocol}")

@@ -1,0 +1,98 @@
+"""Playing and queueing a track on one of the user's Spotify Connect devices (Premium only)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import CovertuiError, PlaybackRefused, WriteUncertain
+from .library import SpotifyLibrary
+
+_ITEM = re.compile(r"(?:spotify:|open\.spotify\.com/(?:intl-[a-z]+/)?)?(?:(track|episode)[:/])?([A-Za-z0-9]{22})\b")
+
+
+@dataclass(frozen=True)
+class Device:
+    id: str
+    name: str
+    type: str
+    volume: int | None
+    active: bool
+
+    @property
+    def label(self) -> str:
+        volume = f", volume {self.volume}%" if self.volume is not None else ""
+        return f"{self.name} ({self.type}{volume}){' · playing' if self.active else ''}"
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class SeveralDevices(PlaybackRefused):
+    """None is active and several could play: the user picks one."""
+
+    def __init__(self, devices: list[Device]):
+        self.devices = devices
+        names = "; ".join(d.label for d in devices)
+        super().__init__(f"No Spotify device is playing and {len(devices)} are available: {names}. "
+                         "Choose one with --device NAME.")
+
+
+def item_uri(ref: str) -> str:
+    """A spotify: URI from a track id, a spotify:track: or spotify:episode: URI, or an open.spotify.com URL."""
+    match = _ITEM.search(ref.strip())
+    if not match or (match.group(1) is None and ref.strip() != match.group(2)):
+        raise CovertuiError(f"Not a Spotify track: {ref!r} (give an id, a spotify:track: URI or an open.spotify.com "
+                            "link).")
+    return f"spotify:{match.group(1) or 'track'}:{match.group(2)}"
+
+
+class Player:
+    def __init__(self, library: SpotifyLibrary) -> None:
+        self.library = library
+
+    def devices(self) -> list[Device]:
+        answer = self.library.call(self.library.client.devices) or {}
+        return [Device(str(d.get("id") or ""), str(d.get("name") or "?"), str(d.get("type") or "device"),
+                       d.get("volume_percent"), bool(d.get("is_active")))
+                for d in answer.get("devices") or [] if isinstance(d, dict) and d.get("id")
+                and not d.get("is_restricted")]
+
+    def device(self, wanted: str | None = None) -> Device:
+        """The device named (id or name, any case), else the active one, else the only one."""
+        devices = self.devices()
+        if wanted:
+            found = [d for d in devices if d.id == wanted or d.name.lower() == wanted.lower()]
+            if not found:
+                names = ", ".join(d.name for d in devices) or "none"
+                raise PlaybackRefused(f"No Spotify device called {wanted!r}; available: {names}.")
+            return found[0]
+        active = [d for d in devices if d.active]
+        if active:
+            return active[0]
+        if len(devices) == 1:
+            return devices[0]
+        if not devices:
+            raise PlaybackRefused("No Spotify device is available: open Spotify on any device (phone, computer, "
+                                  "web player), then try again.")
+        raise SeveralDevices(devices)
+
+    def play(self, uri: str, device: Device) -> None:
+        """Start `uri` now. Playing the same track again is harmless, so a lost answer is retried once."""
+        for attempt in range(2):
+            try:
+                self.library.call(self.library.client.start_playback, device_id=device.id, uris=[uri], write=True)
+                return
+            except WriteUncertain:
+                if attempt:
+                    raise
+
+    def queue(self, uri: str, device: Device) -> None:
+        """Add `uri` to the queue; after a lost answer the queue is read, and it is added only if missing."""
+        try:
+            self.library.call(self.library.client.add_to_queue, uri, device_id=device.id, write=True)
+        except WriteUncertain:
+            queued = self.library.call(self.library.client.queue) or {}
+            if uri not in [(i or {}).get("uri") or f"spotify:{(i or {}).get('type')}:{(i or {}).get('id')}"
+                           for i in queued.get("queue") or []]:
+                self.library.call(self.library.client.add_to_queue, uri, device_id=device.id, write=True)

@@ -1,0 +1,85 @@
+"""Saving covers as a new private playlist: its name, and how many tracks it will hold."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, Label, Static
+
+from ...errors import CovertuiError, ScopeMissing
+from ..messages import PlaylistPlanned, PlaylistSaved, SaveFailed
+
+
+class SaveScreen(ModalScreen):
+    """Dismissed with the SavedPlaylist, or None; with "login" when the login lacks the scope."""
+
+    BINDINGS = [("escape", "dismiss", "Cancel")]
+
+    def __init__(self, settings, cover_ids: list[str], sources: list[str], name: str, marked: bool) -> None:
+        super().__init__()
+        self.settings = settings
+        self.cover_ids = cover_ids
+        self.sources = sources
+        self.default_name = name
+        self.marked = marked
+        self.tracks: list | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            what = "the marked covers" if self.marked else "the results"
+            yield Label(f"Save {what} as a new private playlist", classes="heading")
+            yield Input(self.default_name, placeholder="Playlist name", id="save-name")
+            yield Static("Counting tracks…", id="save-plan", classes="hint")
+            yield Static("", id="save-error", classes="error")
+            yield Footer()
+
+    def on_mount(self) -> None:
+        self.plan()
+
+    @work(thread=True, group="save")
+    def plan(self) -> None:
+        from ...actions import tracks_to_save
+
+        try:
+            tracks, skipped = tracks_to_save(self.settings, self.cover_ids, self.sources)
+        except CovertuiError as exc:
+            self.post_message(SaveFailed(str(exc)))
+            return
+        self.post_message(PlaylistPlanned(tracks, dict(skipped)))
+
+    def on_playlist_planned(self, event: PlaylistPlanned) -> None:
+        event.stop()
+        self.tracks = event.tracks
+        left_out = "".join(f", {n} {what} left out" for what, n in event.skipped.items())
+        self.query_one("#save-plan", Static).update(
+            f"{len(event.tracks)} tracks from {len(self.cover_ids)} covers, in rank order{left_out}. "
+            "Enter saves, Escape cancels.")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.tracks is not None:
+            self.query_one("#save-plan", Static).update("Saving…")
+            self.save(event.value)
+
+    @work(thread=True, exclusive=True, group="save")
+    def save(self, name: str) -> None:
+        from ...actions import save_as_playlist
+
+        try:
+            self.post_message(PlaylistSaved(save_as_playlist(self.settings, name, self.tracks,
+                                                             description=f"covers like: {self.default_name}")))
+        except CovertuiError as exc:
+            self.post_message(SaveFailed(str(exc), relogin=isinstance(exc, ScopeMissing)))
+
+    def on_playlist_saved(self, event: PlaylistSaved) -> None:
+        event.stop()
+        self.dismiss(event.saved)
+
+    def on_save_failed(self, event: SaveFailed) -> None:
+        event.stop()
+        if event.relogin:
+            self.dismiss("login")
+        else:
+            self.query_one("#save-error", Static).update(event.message)
