@@ -237,9 +237,10 @@ def cmd_devices(settings, args) -> int:
     found = devices(settings)
     if args.json:
         print(json.dumps([d.to_dict() for d in found], ensure_ascii=False))
-    elif not found:
+        return 0
+    if not found:
         print("No Spotify device is available: open Spotify on any device (phone, computer, web player).")
-    for device in found if not args.json else []:
+    for device in found:
         print(f"{device.id}  {clean(device.label)}")
     return 0
 

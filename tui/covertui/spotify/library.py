@@ -208,6 +208,32 @@ def account_refusal(message: str) -> AccountRefused | None:
     return None
 
 
+def refusal(status: int, message: str, reason: str, source: Source | None = None,
+            write: bool = False) -> CovertuiError:
+    """The error for a Spotify answer other than a 429, read from its status, message and reason."""
+    if status == 401:
+        return AuthError("Spotify rejected the saved login. Run `covertui auth` to log in again.")
+    if status == 403 and "scope" in message.lower():  # "Insufficient client scope"
+        return ScopeMissing()
+    if reason == "PREMIUM_REQUIRED":
+        return PlaybackRefused(f"Playing needs Spotify Premium on the account you are logged in with (Spotify: "
+                               f"\"{message}\").")
+    if reason == "NO_ACTIVE_DEVICE":
+        return PlaybackRefused("No Spotify device is playing: open Spotify on any device (phone, computer, web "
+                               "player), then try again.")
+    if status >= 500 and write:
+        return WriteUncertain(f"Spotify answered HTTP {status} to a change; it may have been made.")
+    if status == 403 and account_refusal(message) is not None:
+        return account_refusal(message)
+    if status in (403, 404) and source is not None:
+        return SourceUnavailable(_reason(status, message, source))
+    if status == 403:
+        return AccountRefused(f"Spotify refused access (HTTP 403: {message or 'no reason given'}).")
+    if status >= 500:
+        return NetworkError(f"Spotify answered HTTP {status} repeatedly; try again later.")
+    return CovertuiError(f"Spotify refused the request (HTTP {status}: {message or 'no reason given'}).")
+
+
 class SpotifyLibrary:
     """The user's sources and their items, through the real spotipy client."""
 
@@ -266,31 +292,7 @@ class SpotifyLibrary:
                     self.progress(Progress("wait", 0, 0, message=f"Rate limited by Spotify; waiting {delay:.0f} s"))
                     self.cancel.sleep(delay)
                     continue
-                if status == 401:
-                    raise AuthError("Spotify rejected the saved login. Run `covertui auth` to log in again.") from None
-                if status == 403 and "scope" in message.lower():  # "Insufficient client scope"
-                    raise ScopeMissing() from None
-                if reason == "PREMIUM_REQUIRED":
-                    raise PlaybackRefused("Playing needs Spotify Premium on the account you are logged in with "
-                                          f"(Spotify: \"{message}\").") from None
-                if reason == "NO_ACTIVE_DEVICE":
-                    raise PlaybackRefused("No Spotify device is playing: open Spotify on any device (phone, "
-                                          "computer, web player), then try again.") from None
-                if status >= 500 and write:
-                    raise WriteUncertain(f"Spotify answered HTTP {status} to a change; it may have been made.") from None
-                if status == 403:
-                    refused = account_refusal(message)
-                    if refused is not None:
-                        raise refused from None
-                if status in (403, 404) and source is not None:
-                    raise SourceUnavailable(_reason(status, message, source)) from None
-                if status == 403:
-                    raise AccountRefused(f"Spotify refused access (HTTP 403: {message or 'no reason given'}).") from None
-                if status == 404:
-                    raise CovertuiError(f"Spotify answered 404 ({message or 'not found'}).") from None
-                if status >= 500:
-                    raise NetworkError(f"Spotify answered HTTP {status} repeatedly; try again later.") from None
-                raise CovertuiError(f"Spotify refused the request (HTTP {status}: {message or 'no reason given'}).") from None
+                raise refusal(status, message, reason, source, write) from None
             except requests.RequestException as exc:
                 raise NetworkError(f"Could not talk to Spotify ({type(exc).__name__}).") from None
 
