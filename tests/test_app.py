@@ -427,3 +427,16 @@ async def test_a_login_without_the_playing_scope_offers_a_new_login(fake, synced
         await until(pilot, lambda: any("Log in again to allow playing and saving" in note for note in app.notes))
         await pilot.press("L")
         await until(pilot, lambda: isinstance(app.screen, AuthScreen))
+
+
+async def test_reports_that_arrive_while_the_app_closes_are_dropped(synced):
+    from covertui.ui.messages import SearchFailed, SourcesLoaded, SyncFinished
+
+    app = make_app(synced)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.searcher is not None)
+        await app.query_one("#body").remove()  # as when the app closes: its widgets go before the last messages
+        for report in (SourcesLoaded({}, set(), True), SearchFailed("late"), SyncFinished("late", "warning")):
+            app.post_message(report)
+        await pilot.pause()
+        assert app.is_running and "late" not in app.notes

@@ -23,7 +23,7 @@ from .graphics import thumbnail_pixels
 from .idle_gc import IdleCollector
 from .messages import (DetailsRequested, IndexReloaded, ModelFailed, ModelLoaded, PageSizeChanged, SearchFailed,
                        SearchFinished, SourcesChecked, SourcesLoaded, SourcesRefreshFailed, SyncFinished,
-                       SyncProgressed, ThumbnailsDecoded)
+                       SyncProgressed, ThumbnailsDecoded, while_mounted)
 from .screens import AuthScreen, DetailsScreen, HelpScreen, SetupScreen
 from .search_runner import SearchRunner
 from .track_actions import TrackActions
@@ -145,6 +145,7 @@ class CovertuiApp(TrackActions, App):
             return
         self.post_message(self._read_sources())
 
+    @while_mounted
     async def on_sources_loaded(self, event: SourcesLoaded) -> None:
         self.sources = event.sources
         picker = self.query_one(SourcePicker)
@@ -183,10 +184,12 @@ class CovertuiApp(TrackActions, App):
         except CovertuiError as exc:
             self.post_message(ModelFailed(str(exc)))
 
+    @while_mounted
     def on_model_failed(self, event: ModelFailed) -> None:
         self.query_one(StatusLine).show(note="model not loaded")
         self.notify(event.message, title="Model", severity="error", timeout=15)
 
+    @while_mounted
     def on_model_loaded(self, event: ModelLoaded) -> None:
         self.collector.hold()  # the model's objects live as long as the app: out of full collections
         if self.searches.start(event.searcher):  # a query typed while the model loaded
@@ -211,6 +214,7 @@ class CovertuiApp(TrackActions, App):
         if self.searcher is None:
             self.query_one(StatusLine).show(note="loading the model… your search runs when it is ready")
 
+    @while_mounted
     async def on_search_finished(self, event: SearchFinished) -> None:
         result = event.result
         empty = "No covers in the checked sources." if self.checked_sources else "Check a source on the left."
@@ -218,9 +222,11 @@ class CovertuiApp(TrackActions, App):
         self.query_one(StatusLine).show(last_ms=result.elapsed_ms)  # first: a frame with the covers has it too
         await self.grid.show(result.hits, event.thumbnails, empty, keep_selection=again)
 
+    @while_mounted
     def on_thumbnails_decoded(self, event: ThumbnailsDecoded) -> None:
         self.grid.add_thumbnails(event.hits, event.start, event.thumbnails)
 
+    @while_mounted
     async def on_search_failed(self, event: SearchFailed) -> None:
         await self.grid.show([], [], event.message)
 
@@ -311,12 +317,14 @@ class CovertuiApp(TrackActions, App):
             message, severity = str(exc), "warning"
         self.post_message(SyncFinished(message, severity))
 
+    @while_mounted
     def on_sync_progressed(self, event: SyncProgressed) -> None:
         self.query_one(WorkPanel).report(event.progress)
         if event.progress.stage == "embed" and time.monotonic() - self._last_reload > RELOAD_EVERY:
             self._last_reload = time.monotonic()
             self.reload_index()
 
+    @while_mounted
     def on_sync_finished(self, event: SyncFinished) -> None:
         self.work_cancel = None
         self.query_one(WorkPanel).display = False
@@ -330,6 +338,7 @@ class CovertuiApp(TrackActions, App):
             self.searcher.reload()
             self.post_message(IndexReloaded())
 
+    @while_mounted
     def on_index_reloaded(self, event: IndexReloaded) -> None:
         self.query_one(StatusLine).show()  # covers indexed
         self.search_now(again=True)

@@ -3,7 +3,24 @@ thread-safe; handlers on the UI thread apply them. Named for what happened."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 from textual.message import Message
+
+
+def while_mounted(handler):
+    """For handlers of what workers report: a report that arrives while the app closes (its widgets
+    are gone already) is dropped."""
+
+    @functools.wraps(handler)
+    async def handle(app, event) -> None:
+        if app.grid.is_attached:
+            result = handler(app, event)
+            if inspect.isawaitable(result):
+                await result
+
+    return handle
 
 
 class ModelLoaded(Message):

@@ -9,7 +9,8 @@ import sys
 from textual import work
 
 from ..errors import CovertuiError, ScopeMissing
-from .messages import CopyRequested, DevicesOffered, MarksChanged, OpenRequested, PlaybackFinished, PlayRequested
+from .messages import (CopyRequested, DevicesOffered, MarksChanged, OpenRequested, PlaybackFinished, PlayRequested,
+                       while_mounted)
 from .screens import DevicePicker, SaveScreen
 from .widgets import StatusLine
 
@@ -73,6 +74,7 @@ class TrackActions:
             return
         self.post_message(PlaybackFinished(f"{'Added to the queue' if queue else 'Playing'} on {target.name}."))
 
+    @while_mounted
     def on_devices_offered(self, event: DevicesOffered) -> None:
         def chosen(device_id: str | None) -> None:
             if device_id:
@@ -87,6 +89,7 @@ class TrackActions:
     def action_unmark(self) -> None:
         self.grid.unmark_all()
 
+    @while_mounted
     def on_marks_changed(self, event: MarksChanged) -> None:
         self.query_one(StatusLine).show(marked=event.count)
 
