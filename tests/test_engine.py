@@ -288,3 +288,19 @@ def test_concurrent_model_loads_keep_their_dtype(make_settings, tmp_path):
         for thread in threads:
             thread.join()
     assert wrong == []
+
+
+def test_int8_is_a_choice_on_the_cpu_with_its_own_vectors(make_settings, tmp_path):
+    exact = ClipModel(make_settings(COVERTUI_DTYPE="float32"), towers=("vision", "text"))
+    quick = ClipModel(make_settings(COVERTUI_DTYPE="int8"), towers=("vision", "text"))
+    assert quick.identity == exact.identity + "+int8" and "int8" in quick.description  # never mixed with exact ones
+    import torch
+
+    pixels = torch.from_numpy(np.random.default_rng(0).integers(0, 255, (8, 3, 224, 224), dtype=np.uint8))
+    drift = 1 - (exact.encode_pixels(pixels) * quick.encode_pixels(pixels)).sum(axis=1)
+    assert drift.max() < 0.02  # close to the exact vectors, not equal
+    assert (exact.encode_text(["a red cover"]) * quick.encode_text(["a red cover"])).sum() > 0.98
+    with pytest.raises(ModelError, match="CPU only"):
+        from covertui.embed.model import resolve_dtype
+
+        resolve_dtype("cuda", "int8")

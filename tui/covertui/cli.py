@@ -30,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="terminal image protocol for the app (default: detect; COVERTUI_GRAPHICS)")
     parser.add_argument("--model", help="CLIP checkpoint: Hugging Face id or local folder (COVERTUI_MODEL)")
     parser.add_argument("--device", help="cuda, mps or cpu (COVERTUI_DEVICE; default: the best available)")
-    parser.add_argument("--dtype", help="float16, bfloat16 or float32 (COVERTUI_DTYPE)")
+    parser.add_argument("--dtype", help="float16, bfloat16, float32, or int8 (CPU: quantized, ~2x faster, not exact) "
+                        "(COVERTUI_DTYPE)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     auth = sub.add_parser("auth", help="log in to Spotify (works over SSH: paste the redirected URL)")

@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 _LOAD_LOCK = threading.Lock()
 
 DTYPES = {"float16": "float16", "fp16": "float16", "half": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16",
-          "float32": "float32", "fp32": "float32", "float": "float32"}
+          "float32": "float32", "fp32": "float32", "float": "float32", "int8": "int8", "qint8": "int8"}
+# int8: the Linear layers quantized dynamically (weights int8, activations per batch), CPU only, by
+# choice. ~2.2x fp32 on a random ViT-B/32, cosine to fp32 >= 0.999 (benchmarks/embed_throughput.py);
+# its vectors are kept apart from exact ones (the model identity says int8).
 
 
 def cpu_has_native_bf16() -> bool:
@@ -61,7 +64,9 @@ def resolve_device(preference: str | None) -> str:
 def resolve_dtype(device: str, preference: str | None) -> str:
     if preference:
         if preference.lower() not in DTYPES:
-            raise ModelError(f"Unknown dtype {preference!r}: use float16, bfloat16 or float32.")
+            raise ModelError(f"Unknown dtype {preference!r}: use float16, bfloat16, float32 or int8 (CPU).")
+        if DTYPES[preference.lower()] == "int8" and device != "cpu":
+            raise ModelError(f"dtype int8 runs on the CPU only; on {device} use float16.")
         return DTYPES[preference.lower()]
     if device.startswith(("cuda", "mps")):
         return "float16"
@@ -169,7 +174,7 @@ class ClipModel:
         self.dtype_name = resolve_dtype(self.device, settings.dtype)
         self.name = settings.model or default_model(self.device)
         self.path = resolve_checkpoint(self.name, allow_download)
-        self.identity = model_identity(self.path, self.name)
+        self.identity = model_identity(self.path, self.name) + ("+int8" if self.dtype_name == "int8" else "")
         self.spec = ImageSpec.from_checkpoint(self.path)
         self._lock = threading.Lock()
         self.vision = self.text = self.tokenizer = None
@@ -179,6 +184,11 @@ class ClipModel:
     @property
     def short_name(self) -> str:
         return short_name(self.name)
+
+    @property
+    def compute_dtype(self) -> str:
+        """The dtype of activations: int8 weights still take float32 inputs."""
+        return "float32" if self.dtype_name == "int8" else self.dtype_name
 
     @property
     def description(self) -> str:
@@ -200,10 +210,12 @@ class ClipModel:
                 sub = getattr(config, f"{tower}_config")
                 sub.projection_dim = getattr(config, "projection_dim", sub.projection_dim)
                 cls = CLIPVisionModelWithProjection if tower == "vision" else CLIPTextModelWithProjection
-                model = cls.from_pretrained(self.path, config=sub, dtype=getattr(torch, self.dtype_name))
+                model = cls.from_pretrained(self.path, config=sub, dtype=getattr(torch, self.compute_dtype))
             except (OSError, ValueError, KeyError, AttributeError, RuntimeError) as exc:
                 raise ModelError(f"Could not load {self.name!r} as a CLIP model: {exc}".splitlines()[0]) from None
             model.to(self.device).eval()
+            if self.dtype_name == "int8":
+                model = _quantized(model)
             if tower == "vision":  # the image processor's normalisation, applied on the device
                 self._mean, self._std = (torch.tensor(getattr(self.spec, which), device=self.device,
                                                       dtype=torch.float32).view(1, 3, 1, 1) for which in ("mean", "std"))
@@ -221,13 +233,24 @@ class ClipModel:
         self.load("vision")
         with torch.inference_mode():
             x = pixels.to(self.device, non_blocking=True).float()
-            x = ((x / 255.0 - self._mean) / self._std).to(getattr(torch, self.dtype_name))
+            x = ((x / 255.0 - self._mean) / self._std).to(getattr(torch, self.compute_dtype))
             out = self.vision(pixel_values=x).image_embeds
             out = torch.nn.functional.normalize(out.float(), dim=-1)
         return out.cpu().numpy()
 
     def encode_text(self, texts: list[str]) -> "np.ndarray":
         return _encode_text_cached(self, tuple(texts))
+
+
+def _quantized(model):
+    """The model with its Linear layers quantized to int8, dynamically (no calibration data)."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 @lru_cache(maxsize=256)
