@@ -134,3 +134,19 @@ def test_nothing_to_save_says_so(fake, synced, tmp_path):
         save_as_playlist(synced, "Empty", [])
     with pytest.raises(CovertuiError, match="needs a name"):
         save_as_playlist(synced, "  ", tracks_to_save(synced, ["nope"], None)[0])
+
+
+def test_folder_images_and_covers_of_unchecked_sources_are_left_out_and_counted(fake, synced, tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "art"
+    folder.mkdir()
+    Image.new("RGB", (300, 300), (200, 30, 30)).save(folder / "red.png")
+    sync(synced, Selection(folders=[str(folder)]))
+    with Catalog(synced.paths) as catalog:
+        image = next(cid for cid, c in catalog.covers().items() if not c.tracks)
+    spotify = next(h.cover for h in Searcher(synced).search("red", top=40).hits if h.cover != image)
+    tracks, skipped = tracks_to_save(synced, [image, spotify], None)
+    assert skipped == {"folder images": 1} and tracks and all(t.cover_id == spotify for t in tracks)
+    _, skipped = tracks_to_save(synced, [spotify], ["no-such-source"])
+    assert skipped == {"covers outside the checked sources": 1}

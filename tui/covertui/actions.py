@@ -22,7 +22,8 @@ def _library(settings: Settings, what: str) -> SpotifyLibrary:
 
 def tracks_to_save(settings: Settings, cover_ids: list[str], sources: list[str] | None) -> tuple[list[Track], Counter]:
     """For each cover in order, its tracks in `sources` (None: every synced source), each once; what
-    cannot be saved is counted (images from folders have no Spotify track)."""
+    cannot be saved is counted (images from folders have no Spotify track; a cover marked earlier may
+    be in no checked source)."""
     with Catalog(settings.paths) as catalog:
         covers = catalog.covers(sources, on_disk={})
     tracks: dict[str, Track] = {}
@@ -30,7 +31,7 @@ def tracks_to_save(settings: Settings, cover_ids: list[str], sources: list[str] 
     for cover_id in cover_ids:
         cover = covers.get(cover_id)
         if cover is None or not cover.tracks:
-            skipped["folder images"] += 1
+            skipped["covers outside the checked sources" if cover is None else "folder images"] += 1
             continue
         for track in cover.tracks:
             tracks.setdefault(track.uri, track)
