@@ -21,8 +21,6 @@ class CoverTile(Vertical):
     CoverTile {{ width: {TILE_WIDTH}; height: {TILE_HEIGHT}; }}
     CoverTile .art {{ height: {ART_HEIGHT}; }}
     CoverTile .title, CoverTile .meta {{ width: {ART_WIDTH}; }}
-    CoverTile.-marked {{ border: round $success; border-title-color: $success; }}
-    CoverTile.-marked.-selected {{ border: heavy $success; }}
     """
 
     def __init__(self, image_class) -> None:
