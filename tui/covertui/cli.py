@@ -52,7 +52,9 @@ def _parser() -> argparse.ArgumentParser:
 
     search = sub.add_parser("search", help="search the synced covers",
                             description='QUERY is text ("blue cover with a cat"), or terms joined by + and -: '
-                                        '"sunset" + 0.5*"cat" - "text", @COVER_ID (more like this), image:PATH.')
+                                        '"sunset" + 0.5*"cat" - "text", @COVER_ID (more like this), image:PATH. '
+                                        'A name in plain text ranks its covers first ("bjork blue"); '
+                                        'artist:, album: and track: filters narrow (quote values with spaces).')
     search.add_argument("query", metavar="QUERY")
     search.add_argument("--top", type=int, default=10, help="how many covers (default 10)")
     search.add_argument("--source", action="append", default=[], metavar="ID", help="only covers of this source")
@@ -209,12 +211,13 @@ def cmd_search(settings, args) -> int:
               + (f" (left out: {left_out})" if left_out else ""), file=sys.stderr)
     if args.json:
         out = {"query": result.query, "model": searcher.model.name, "elapsed_ms": round(result.elapsed_ms, 3),
-               "results": [h.to_dict() for h in result.hits]}
+               "matched": result.matched, "results": [h.to_dict() for h in result.hits]}
         if saved is not None:
             out["playlist"] = {"id": saved.id, "url": saved.url, "tracks": saved.tracks}
         print(json.dumps(out, ensure_ascii=False))
         return 0
-    print(f"{searcher.model.description}: {searcher.indexed} covers, {result.elapsed_ms:.1f} ms", file=sys.stderr)
+    named = f"; {clean(result.matched)} first" if result.matched else ""
+    print(f"{searcher.model.description}: {searcher.indexed} covers, {result.elapsed_ms:.1f} ms{named}", file=sys.stderr)
     for hit in result.hits:
         title = f"{hit.title} - {hit.artists}" if hit.tracks else (hit.path or hit.cover)
         more = f" (+{len(hit.tracks) - 1} tracks)" if len(hit.tracks) > 1 else ""

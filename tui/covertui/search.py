@@ -2,7 +2,9 @@
 
 Query syntax: plain text ("blue cover with a cat") is one text query. Terms can be combined
 with + and -, each optionally weighted: `"sunset" + 0.5*"cat" - "text"`. `@COVER_ID` means
-"more like this cover", `image:PATH` an image file as the query.
+"more like this cover", `image:PATH` an image file as the query. In plain text, a name of the
+catalog (artist, album, track) ranks its covers first and the other words order them by look
+("bjork blue"). `artist:`, `album:` and `track:` filters (quoted values allowed) narrow any query.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ _TERM = re.compile(
     r"""\s*(?P<sign>[+-])?\s*(?:(?P<weight>\d+(?:\.\d+)?|\.\d+)\s*\*\s*)?"""
     r"""(?:"(?P<text>[^"]*)"|@(?P<cover>[A-Za-z0-9]+)|image:(?:"(?P<qimage>[^"]+)"|(?P<image>\S+)))\s*"""
 )
+
+
+FIRST = 4.0  # added to the order of name matches: ahead of every cosine
 
 
 class QueryError(CovertuiError):
@@ -114,32 +119,42 @@ class CoverIndex:
         return mask
 
     def rank(self, query: np.ndarray, top: int = 50, mask: np.ndarray | None = None,
-             exclude: str | None = None) -> list[tuple[str, float]]:
+             exclude: str | None = None, first: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """The `top` rows most like `query` among `mask`, as (cover id, cosine); the rows in `first`
+        (a name match) come before the others, each group in order of the cosine."""
         if not len(self.ids):
             return []
         if self._on_device is not None:
-            return self._rank_on_device(query, top, mask, exclude)
+            return self._rank_on_device(query, top, mask, exclude, first)
         scores = self.matrix @ np.asarray(query, dtype=np.float32)
+        order = scores
+        if first is not None and len(first):
+            order = scores.copy()
+            order[first] += FIRST  # cosines lie in [-1, 1]
         if mask is not None:
-            scores = np.where(mask, scores, -np.inf)
+            order = np.where(mask, order, -np.inf)
         if exclude is not None and exclude in self.row:
-            scores[self.row[exclude]] = -np.inf
-        k = min(top, len(scores))
-        best = np.argpartition(-scores, k - 1)[:k]
-        best = best[np.argsort(-scores[best], kind="stable")]
-        return [(self.ids[i], float(scores[i])) for i in best if np.isfinite(scores[i])]
+            order[self.row[exclude]] = -np.inf
+        k = min(top, len(order))
+        best = np.argpartition(-order, k - 1)[:k]
+        best = best[np.argsort(-order[best], kind="stable")]
+        return [(self.ids[i], float(scores[i])) for i in best if np.isfinite(order[i])]
 
-    def _rank_on_device(self, query, top, mask, exclude) -> list[tuple[str, float]]:
+    def _rank_on_device(self, query, top, mask, exclude, first) -> list[tuple[str, float]]:
         import torch
 
         q = torch.as_tensor(np.asarray(query, dtype=np.float32), device=self.device, dtype=torch.float16)
         scores = (self._on_device @ q).float()
+        order = scores.clone()
+        if first is not None and len(first):
+            order[torch.as_tensor(first, device=self.device)] += FIRST
         if mask is not None:
-            scores.masked_fill_(~torch.as_tensor(mask, device=self.device), float("-inf"))
+            order.masked_fill_(~torch.as_tensor(mask, device=self.device), float("-inf"))
         if exclude is not None and exclude in self.row:
-            scores[self.row[exclude]] = float("-inf")
-        values, rows = torch.topk(scores, min(top, len(self.ids)))
-        return [(self.ids[i], v) for v, i in zip(values.tolist(), rows.tolist()) if v != float("-inf")]
+            order[self.row[exclude]] = float("-inf")
+        values, rows = torch.topk(order, min(top, len(self.ids)))
+        return [(self.ids[i], s) for v, i, s in zip(values.tolist(), rows.tolist(), scores[rows].tolist())
+                if v != float("-inf")]
 
 
 @dataclass
@@ -170,6 +185,7 @@ class SearchResult:
     query: str
     hits: list[Hit]
     elapsed_ms: float
+    matched: str = ""  # the name the query named, e.g. "artist: bjork"
 
 
 @dataclass
@@ -179,6 +195,11 @@ class _View:
     index: CoverIndex
     covers: dict
     masks: dict[tuple[str, ...], np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from .names import NameIndex
+
+        self.names = NameIndex(self.covers, self.index.row)
 
     def mask(self, sources: list[str] | None) -> np.ndarray:
         key = tuple(sorted(sources)) if sources is not None else ("*",)
@@ -274,11 +295,24 @@ class Searcher:
                 f"None of the {len(view.covers)} synced covers has a vector for {self.model.short_name}: "
                 "run `covertui sync`."
             )
-        terms = parse_query(query)
+        from .names import normalize, split_filters
+
         started = time.perf_counter()
+        text, filters = split_filters(query)
+        mask = view.mask(sources)
+        if filters:
+            mask = mask & view.names.filter(filters)
+        terms = parse_query(text or " ".join(value for _, value in filters))
+        first, matched = None, ""
+        if text and len(terms) == 1 and terms[0].kind == "text" and (name := view.names.find(text)) is not None:
+            first, matched = name.rows, f"{name.field}: {name.name}"
+            words = normalize(text).split()
+            rest = words[:name.words[0]] + words[name.words[1]:]
+            if rest:  # the other words order the named covers by look
+                terms = [Term("text", " ".join(rest))]
         vector = self.query_vector(terms, view.index)
         single_cover = terms[0].value if len(terms) == 1 and terms[0].kind == "cover" else None
-        ranked = view.index.rank(vector, top, view.mask(sources), exclude=single_cover)
+        ranked = view.index.rank(vector, top, mask, exclude=single_cover, first=first)
         elapsed = (time.perf_counter() - started) * 1000
         hits = []
         for cid, score in ranked:
@@ -286,4 +320,4 @@ class Searcher:
             hits.append(Hit(cid, score, str(cover.path) if cover and cover.path else None,
                             cover.url if cover else "", list(cover.tracks) if cover else [],
                             sorted(cover.sources) if cover else []))
-        return SearchResult(query, hits, elapsed)
+        return SearchResult(query, hits, elapsed, matched)

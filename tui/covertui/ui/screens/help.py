@@ -20,7 +20,8 @@ KEYS = [
     ("?, F1", "this help"), ("q", "quit"),
 ]
 QUERY_HELP = ('Queries: plain text, or terms joined by + and -: "sunset" + 0.5*"cat" - "text"; '
-              "@COVER_ID is more like that cover; image:PATH searches with an image file.")
+              "@COVER_ID is more like that cover; image:PATH searches with an image file. A name in plain "
+              'text puts its covers first ("bjork blue"); artist:, album:, track: narrow (artist:"sigur ros").')
 
 
 class HelpScreen(ModalScreen):
