@@ -96,6 +96,11 @@ def playlist_id_from(ref: str) -> str:
     return match.group(1)
 
 
+def item_uri_of(item: dict) -> str:
+    """A track's or episode's spotify: URI, from its object (built from type and id where it has none)."""
+    return item.get("uri") or f"spotify:{item.get('type') or 'track'}:{item.get('id')}"
+
+
 def choose_image(images: list[dict] | None) -> str | None:
     """The smallest image at least 224 px wide (the 300 px one), else the largest."""
     images = [i for i in images or [] if isinstance(i, dict) and i.get("url")]

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import CovertuiError, PlaybackRefused, WriteUncertain
-from .library import SpotifyLibrary
+from .library import SpotifyLibrary, item_uri_of
 
 _ITEM = re.compile(r"(?:spotify:|open\.spotify\.com/(?:intl-[a-z]+/)?)?(?:(track|episode)[:/])?([A-Za-z0-9]{22})\b")
 
@@ -93,6 +93,5 @@ class Player:
             self.library.call(self.library.client.add_to_queue, uri, device_id=device.id, write=True)
         except WriteUncertain:
             queued = self.library.call(self.library.client.queue) or {}
-            if uri not in [(i or {}).get("uri") or f"spotify:{(i or {}).get('type')}:{(i or {}).get('id')}"
-                           for i in queued.get("queue") or []]:
+            if uri not in [item_uri_of(i) for i in queued.get("queue") or [] if isinstance(i, dict)]:
                 self.library.call(self.library.client.add_to_queue, uri, device_id=device.id, write=True)

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from ..errors import NetworkError, WriteUncertain
-from .library import PAGE, SpotifyLibrary
+from .library import PAGE, SpotifyLibrary, item_uri_of
 
 ADD_LIMIT = 100  # URIs per POST /playlists/{id}/items
 CHECKS = 3  # lost answers in a row before giving up
@@ -84,5 +84,5 @@ def playlist_uris(library: SpotifyLibrary, playlist_id: str) -> list[str]:
         for entry in page.get("items") or []:
             item = (entry or {}).get("item") or (entry or {}).get("track") or {}
             if isinstance(item, dict) and item.get("id"):
-                uris.append(item.get("uri") or f"spotify:{item.get('type', 'track')}:{item['id']}")
+                uris.append(item_uri_of(item))
     return uris

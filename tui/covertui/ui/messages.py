@@ -177,11 +177,10 @@ class DevicesOffered(Message):
 
 
 class PlaybackFinished(Message):
-    def __init__(self, message: str, severity: str = "information", relogin: bool = False) -> None:
+    def __init__(self, message: str, severity: str = "information") -> None:
         super().__init__()
         self.message = message
         self.severity = severity
-        self.relogin = relogin  # the login lacks the scopes for this
 
 
 class PlaylistPlanned(Message):
@@ -200,7 +199,6 @@ class PlaylistSaved(Message):
 
 
 class SaveFailed(Message):
-    def __init__(self, message: str, relogin: bool = False) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__()
         self.message = message
-        self.relogin = relogin

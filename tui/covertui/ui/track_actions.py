@@ -8,7 +8,7 @@ import sys
 
 from textual import work
 
-from ..errors import CovertuiError, ScopeMissing
+from ..errors import CovertuiError
 from .messages import (CopyRequested, DevicesOffered, MarksChanged, OpenRequested, PlaybackFinished, PlayRequested,
                        while_mounted)
 from .screens import DevicePicker, SaveScreen
@@ -70,7 +70,7 @@ class TrackActions:
             self.post_message(DevicesOffered(exc.devices, uri, queue))
             return
         except CovertuiError as exc:
-            self.post_message(PlaybackFinished(str(exc), "error", relogin=isinstance(exc, ScopeMissing)))
+            self.post_message(PlaybackFinished(str(exc), "error"))
             return
         self.post_message(PlaybackFinished(f"{'Added to the queue' if queue else 'Playing'} on {target.name}."))
 
@@ -83,7 +83,7 @@ class TrackActions:
         self.push_screen(DevicePicker(event.devices), chosen)
 
     def on_playback_finished(self, event: PlaybackFinished) -> None:
-        self.notify(event.message, title="Spotify", severity=event.severity, timeout=15 if event.relogin else 5)
+        self.notify(event.message, title="Spotify", severity=event.severity, timeout=15 if event.severity == "error" else 5)
 
     # marks and saving --------------------------------------------------------------------
     def action_unmark(self) -> None:
@@ -102,9 +102,7 @@ class TrackActions:
         name = self.query_one("#query").value.strip() or "covertui"
 
         def done(saved) -> None:
-            if saved == "login":
-                self.notify(str(ScopeMissing("save playlists")), title="Spotify", severity="error", timeout=15)
-            elif saved is not None:
+            if saved is not None:
                 self.notify(f"Saved {saved.tracks} tracks as the private playlist {saved.name}: {saved.url}",
                             title="Spotify", timeout=10)
                 self.load_sources()  # it is a source now: its covers are already here

@@ -8,12 +8,13 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
 
-from ...errors import CovertuiError, ScopeMissing
+from ...errors import CovertuiError
 from ..messages import PlaylistPlanned, PlaylistSaved, SaveFailed
 
 
 class SaveScreen(ModalScreen):
-    """Dismissed with the SavedPlaylist, or None; with "login" when the login lacks the scope."""
+    """Dismissed with the SavedPlaylist, or None. What Spotify refuses is shown here (a login without
+    the scope to save says to log in again)."""
 
     BINDINGS = [("escape", "dismiss", "Cancel")]
 
@@ -71,7 +72,7 @@ class SaveScreen(ModalScreen):
             self.post_message(PlaylistSaved(save_as_playlist(self.settings, name, self.tracks,
                                                              description=f"covers like: {self.default_name}")))
         except CovertuiError as exc:
-            self.post_message(SaveFailed(str(exc), relogin=isinstance(exc, ScopeMissing)))
+            self.post_message(SaveFailed(str(exc)))
 
     def on_playlist_saved(self, event: PlaylistSaved) -> None:
         event.stop()
@@ -79,7 +80,5 @@ class SaveScreen(ModalScreen):
 
     def on_save_failed(self, event: SaveFailed) -> None:
         event.stop()
-        if event.relogin:
-            self.dismiss("login")
-        else:
-            self.query_one("#save-error", Static).update(event.message)
+        self.query_one("#save-plan", Static).update("Not saved.")
+        self.query_one("#save-error", Static).update(event.message)
