@@ -63,8 +63,6 @@ def embed_covers(
     workers: int | None = None,
 ) -> EmbedReport:
     """Embed every cover in `covers` (id -> image file) that has no vector in `store` yet."""
-    import torch
-
     cancel = cancel or CancelToken()
     todo = [(cid, path) for cid, path in covers.items() if cid not in store and path is not None]
     batch = batch_size or default_batch_size(model.device)
@@ -121,12 +119,12 @@ def embed_covers(
 
 class _Pinned:
     """Batches of pixels as tensors; for CUDA in page-locked memory, so that the copy to the device
-    runs without blocking. Two buffers take turns: one is being copied while the next is filled."""
+    runs without blocking. One buffer serves every batch: encode_pixels waits for its results
+    (`.cpu()`), so the copy is done before the next batch is stacked into it."""
 
     def __init__(self, device: str) -> None:
         self.cuda = device.startswith("cuda")
-        self.buffers: list = []
-        self.turn = 0
+        self.buffer = None
 
     def stack(self, arrays: list[np.ndarray]):
         import torch
@@ -134,10 +132,9 @@ class _Pinned:
         if not self.cuda:
             return torch.from_numpy(np.stack(arrays))
         shape = (len(arrays), *arrays[0].shape)
-        self.turn ^= 1
-        if len(self.buffers) < 2 or self.buffers[self.turn].shape[0] < shape[0]:
-            self.buffers = [torch.empty(shape, dtype=torch.uint8).pin_memory() for _ in range(2)]
-        out = self.buffers[self.turn][:shape[0]]
+        if self.buffer is None or self.buffer.shape[0] < shape[0]:
+            self.buffer = torch.empty(shape, dtype=torch.uint8).pin_memory()
+        out = self.buffer[:shape[0]]
         np.stack(arrays, out=out.numpy())
         return out
 
