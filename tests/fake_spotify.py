@@ -152,6 +152,8 @@ def track_obj(n: int, cover: int, album_id: str | None = None, title: str | None
         "album": {
             "id": album_id or f"album{cover:06d}",
             "name": f"Album {cover}",
+            "release_date": f"{1960 + cover % 40}-06-01" if cover % 2 else f"{1960 + cover % 40}",
+            "release_date_precision": "day" if cover % 2 else "year",
             "images": [{"url": f"IMG/{PREFIX[s]}{h}", "width": s, "height": s} for s in (640, 300, 64)],
             "external_urls": {"spotify": f"https://open.spotify.com/album/{album_id or f'album{cover:06d}'}"},
         },

@@ -225,7 +225,7 @@ def test_cli_search_json(fake, settings, logged_in, cli_env):
     assert out["query"] == "a blue cover" and out["model"].endswith("tiny-clip") and out["elapsed_ms"] > 0
     assert len(out["results"]) == 3
     first = out["results"][0]
-    assert set(first) == {"score", "cover", "path", "url", "tracks", "sources"}
+    assert set(first) == {"score", "cover", "path", "url", "tracks", "sources", "duplicates"}
     assert first["path"].endswith(".jpg") and first["tracks"][0]["url"].startswith("https://open.spotify.com/track/")
     scores = [r["score"] for r in out["results"]]
     assert scores == sorted(scores, reverse=True)

@@ -33,12 +33,16 @@ class Cover:
     sources: set[str] = field(default_factory=set)
 
 
+RECORD_VERSION = 2  # 2: tracks carry added_at and release (records of 1 are read again, covers kept)
+
+
 @dataclass
 class SourceRecord:
     snapshot_id: str
     tracks: list[Track]
     skipped: dict[str, int]
     covers: dict[str, str] = field(default_factory=dict)  # folder sources: cover id -> file path
+    version: int = RECORD_VERSION
 
 
 class Catalog:
@@ -107,7 +111,7 @@ class Catalog:
         if data is None:
             return None
         return SourceRecord(data["snapshot_id"], [Track(**t) for t in data["tracks"]], dict(data["skipped"]),
-                            dict(data.get("covers") or {}))
+                            dict(data.get("covers") or {}), int(data.get("version") or 1))
 
     def save_record(self, source_id: str, record: SourceRecord) -> None:
         self._db.set(("items", source_id), {
@@ -115,7 +119,21 @@ class Catalog:
             "tracks": [t.to_dict() for t in record.tracks],
             "skipped": dict(record.skipped),
             "covers": dict(record.covers),
+            "version": record.version,
         })
+
+    # pictures ------------------------------------------------------------------
+    def pictures(self) -> dict:
+        """Cover id -> Picture (perceptual hash and colour), for the covers measured so far."""
+        from .pictures import Picture
+
+        return {cid: Picture(*facts) for cid, facts in (self._get("pictures") or {}).items()}
+
+    def save_pictures(self, pictures: dict) -> None:
+        with self._db.transact():
+            current = self._get("pictures") or {}
+            current.update((cid, tuple(p)) for cid, p in pictures.items())
+            self._db.set("pictures", current)
 
     # selection ---------------------------------------------------------------
     def selection(self) -> list[str]:

@@ -12,7 +12,7 @@ import threading
 import time
 
 from . import __version__
-from .config import GRAPHICS_CHOICES
+from .config import GRAPHICS_CHOICES, ORDERS
 from .errors import CovertuiError
 from .text import clean
 
@@ -54,12 +54,17 @@ def _parser() -> argparse.ArgumentParser:
                             description='QUERY is text ("blue cover with a cat"), or terms joined by + and -: '
                                         '"sunset" + 0.5*"cat" - "text", @COVER_ID (more like this), image:PATH. '
                                         'A name in plain text ranks its covers first ("bjork blue"); '
-                                        'artist:, album: and track: filters narrow (quote values with spaces).')
-    search.add_argument("query", metavar="QUERY")
+                                        'artist:, album: and track: filters narrow (quote values with spaces), '
+                                        'and year:1994 or year:1980-1989. Without QUERY (or with filters only), '
+                                        '--sort browses. Covers showing the same picture are one result.')
+    search.add_argument("query", metavar="QUERY", nargs="?", default="")
     search.add_argument("--top", type=int, default=10, help="how many covers (default 10)")
     search.add_argument("--source", action="append", default=[], metavar="ID", help="only covers of this source")
     search.add_argument("--json", action="store_true", help="print one JSON object")
     search.add_argument("--save", metavar="NAME", help="save the results' tracks as a new private playlist")
+    search.add_argument("--sort", choices=list(ORDERS), default="relevance",
+                        help="order of the results (default relevance; browsing: recent)")
+    search.add_argument("--no-fold", action="store_true", help="list copies of one picture as separate results")
 
     for name, what in (("play", "play a track now"), ("queue", "add a track to the queue")):
         player = sub.add_parser(name, help=f"{what} on a Spotify Connect device (Premium)")
@@ -198,30 +203,38 @@ def cmd_sync(settings, args) -> int:
 def cmd_search(settings, args) -> int:
     from .search import Searcher
 
+    if not args.query.strip() and args.sort == "relevance":
+        raise CovertuiError("Give a QUERY, or browse with --sort recent|colour|artist.")
     searcher = Searcher(settings)
-    result = searcher.search(args.query, top=args.top, sources=args.source or None)
+    result = searcher.search(args.query, top=args.top, sources=args.source or None, order=args.sort,
+                             fold=not args.no_fold)
     saved = None
     if args.save is not None:
         from .actions import save_as_playlist, tracks_to_save
 
-        tracks, skipped = tracks_to_save(settings, [h.cover for h in result.hits], args.source or None)
+        covers = [c for h in result.hits for c in (h.cover, *h.copies)]
+        tracks, skipped = tracks_to_save(settings, covers, args.source or None)
         saved = save_as_playlist(settings, args.save, tracks, description=f"covers like: {args.query}")
         left_out = ", ".join(f"{n} {what}" for what, n in skipped.items())
         print(f"Saved {saved.tracks} tracks as the private playlist {clean(saved.name)}: {saved.url}"
               + (f" (left out: {left_out})" if left_out else ""), file=sys.stderr)
     if args.json:
         out = {"query": result.query, "model": searcher.model.name, "elapsed_ms": round(result.elapsed_ms, 3),
-               "matched": result.matched, "results": [h.to_dict() for h in result.hits]}
+               "matched": result.matched, "order": result.order, "results": [h.to_dict() for h in result.hits]}
         if saved is not None:
             out["playlist"] = {"id": saved.id, "url": saved.url, "tracks": saved.tracks}
         print(json.dumps(out, ensure_ascii=False))
         return 0
     named = f"; {clean(result.matched)} first" if result.matched else ""
-    print(f"{searcher.model.description}: {searcher.indexed} covers, {result.elapsed_ms:.1f} ms{named}", file=sys.stderr)
+    order = f"; by {ORDERS[result.order]}" if result.order != "relevance" else ""
+    print(f"{searcher.model.description}: {searcher.indexed} covers, {result.elapsed_ms:.1f} ms{named}{order}",
+          file=sys.stderr)
     for hit in result.hits:
         title = f"{hit.title} - {hit.artists}" if hit.tracks else (hit.path or hit.cover)
         more = f" (+{len(hit.tracks) - 1} tracks)" if len(hit.tracks) > 1 else ""
-        print(f"{hit.score:6.3f}  {clean(title)}{more}  {hit.tracks[0].url if hit.tracks else ''}".rstrip())
+        more += f" ({len(hit.copies) + 1} copies)" if hit.copies else ""
+        score = f"{hit.score:6.3f}" if hit.score is not None else "     -"
+        print(f"{score}  {clean(title)}{more}  {hit.tracks[0].url if hit.tracks else ''}".rstrip())
     return 0
 
 

@@ -26,6 +26,7 @@ SCOPES = f"{READ_SCOPES} {WRITE_SCOPES}"
 GPU_MODEL = "openai/clip-vit-large-patch14"
 CPU_MODEL = "openai/clip-vit-base-patch32"
 GRAPHICS_CHOICES = ("auto", "kitty", "sixel", "halfcell", "unicode")
+ORDERS = {"relevance": "best match", "recent": "recently added", "colour": "colour", "artist": "artist"}  # of results
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ people half-remember them: any case, without accents, with small typos ("bjork" 
 `NameIndex.find()` looks for the longest run of the query's words that is, as a whole, one name
 ("bjork blue" → the artist Björk; the rest, "blue", orders her covers by look). A word that merely
 appears in a longer name ("blue" in "Blue Hour") is not a name match, so a visual description stays
-visual. `NameIndex.filter()` reads `artist:`, `album:` and `track:` filters, which narrow.
+visual. `NameIndex.filter()` reads `artist:`, `album:`, `track:` and `year:` filters, which narrow.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ FIELDS = ("artist", "album", "track")
 MATCH = 88  # fuzz.ratio of a run of query words against a whole name
 FILTER = 90  # fuzz.partial_ratio of a filter's value against a name: "album:blue" finds "Blue Hour"
 LONGEST_RUN = 4  # words
-_FILTER = re.compile(r'(?<!\S)(artist|album|track):(?:"([^"]*)"|(\S+))', re.IGNORECASE)
+_FILTER = re.compile(r'(?<!\S)(artist|album|track|year):(?:"([^"]*)"|(\S+))', re.IGNORECASE)
+_YEARS = re.compile(r"^(\d{4})(?:(s)|\s*-\s*(\d{4})?)?$")  # 1994, 1990s, 1980-1989, 2020-
 _NOT_WORD = re.compile(r"[^\w]+")
 _LETTERS = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "ł": "l", "ı": "i"})  # no accents to drop
 
@@ -72,15 +73,36 @@ class _Field:
         return (low + found[2], found[1]) if found else None
 
 
+def year_range(value: str) -> tuple[int, int]:
+    """`year:` values: 1994, 1990s, 1980-1989, 2020- (from 2020 on)."""
+    from .search import QueryError
+
+    match = _YEARS.match(value.strip())
+    if not match:
+        raise QueryError(f"year:{value} is not a year: write year:1994, year:1990s or year:1980-1989.")
+    first = int(match.group(1))
+    if match.group(2):
+        return first, first + 9
+    if match.group(3):
+        return first, int(match.group(3))
+    return (first, 9999) if "-" in value else (first, first)
+
+
 class NameIndex:
     def __init__(self, covers: dict, rows: dict[str, int]) -> None:
         """`covers`: cover id -> Cover (its tracks); `rows`: cover id -> row in the search index."""
         names: dict[str, dict[str, set[int]]] = {f: {} for f in FIELDS}
+        self.first_year = np.full(len(rows), 9999, dtype=np.int16)  # of a cover's tracks' releases
+        self.last_year = np.zeros(len(rows), dtype=np.int16)
         for cover_id, cover in covers.items():
             row = rows.get(cover_id)
             if row is None:
                 continue
             for track in cover.tracks:
+                if track.release[:4].isdigit():
+                    year = int(track.release[:4])
+                    self.first_year[row] = min(self.first_year[row], year)
+                    self.last_year[row] = max(self.last_year[row], year)
                 for field, values in (("artist", track.artists), ("album", [track.album]), ("track", [track.name])):
                     for value in values:
                         key = normalize(value)
@@ -118,6 +140,10 @@ class NameIndex:
 
         mask = np.ones(self.size, dtype=bool)
         for field, value in filters:
+            if field == "year":  # a cover released in the range (one of its tracks, for a compilation's)
+                first, last = year_range(value)
+                mask &= (self.first_year <= last) & (self.last_year >= first)
+                continue
             wanted = normalize(value)
             column = self.fields[field]
             keep = np.zeros(self.size, dtype=bool)

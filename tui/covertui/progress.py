@@ -11,14 +11,14 @@ from .errors import Cancelled
 
 
 STAGE_LABELS = {"sources": "Reading sources", "tracks": "Reading playlists", "download": "Downloading covers",
-                "embed": "Embedding covers", "wait": "Waiting"}
+                "pictures": "Measuring pictures", "embed": "Embedding covers", "wait": "Waiting"}
 
 
 @dataclass(frozen=True)
 class Progress:
     """One report from a long task. `rate` is items per second."""
 
-    stage: str  # "sources", "tracks", "download", "embed", "wait"
+    stage: str  # "sources", "tracks", "download", "pictures", "embed", "wait"
     done: int
     total: int
     bytes: int = 0

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .catalog import Catalog, SourceRecord
+from .catalog import RECORD_VERSION, Catalog, SourceRecord
 from .config import Paths, Settings
 from .covers import download_covers
 from .errors import AccountRefused, CovertuiError, RateLimited, SyncBusy
@@ -193,7 +193,8 @@ def sync(
                 summary.failed += [{"cover": name, "reason": "unreadable image"} for name in unreadable]
                 continue
             known = catalog.record(source.id)
-            if known is not None and source.snapshot_id and known.snapshot_id == source.snapshot_id:
+            if (known is not None and source.snapshot_id and known.snapshot_id == source.snapshot_id
+                    and known.version >= RECORD_VERSION):  # an older record lacks dates: read again
                 summary.unchanged.append(source.id)
                 continue
             try:
@@ -220,8 +221,12 @@ def sync(
         summary.downloaded, summary.bytes = len(report.downloaded), report.bytes
         summary.failed += [{"cover": cid, "reason": reason} for cid, reason in sorted(report.failed.items())]
         cancel.check()
+        on_disk = {cid: c.path for cid, c in catalog.covers(ids).items() if c.path is not None}
+        from .pictures import measure_pictures  # numpy: only once there is something to measure
+
+        measure_pictures(on_disk, set(catalog.pictures()), catalog.save_pictures, progress, cancel)
+        cancel.check()
         if embed is not None:
-            on_disk = {cid: c.path for cid, c in catalog.covers(ids).items() if c.path is not None}
             embedded = embed(on_disk, progress, cancel)
             summary.embedded = embedded.embedded
             summary.failed += [{"cover": cid, "reason": reason} for cid, reason in sorted(embedded.failed.items())]

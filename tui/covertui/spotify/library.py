@@ -73,6 +73,8 @@ class Track:
     cover_id: str
     cover_url: str
     kind: str = "track"
+    added_at: str = ""  # when it was added to the source it was read from (ISO 8601)
+    release: str = ""  # the album's (an episode's) release date: "1994", "1994-06" or "1994-06-13"
 
     @property
     def uri(self) -> str:
@@ -148,6 +150,7 @@ def parse_entry(entry: Any, skipped: Counter) -> Track | None:
         images = item.get("images") or show.get("images")
         artists = [show.get("publisher") or show.get("name") or ""]
         album, album_links, kind = show.get("name", ""), show.get("external_urls") or {}, "episode"
+        release = item.get("release_date")
         default_url = f"https://open.spotify.com/episode/{item['id']}"
         album_default = f"https://open.spotify.com/show/{show['id']}" if show.get("id") else ""
     else:
@@ -155,6 +158,7 @@ def parse_entry(entry: Any, skipped: Counter) -> Track | None:
         images = album_obj.get("images")
         artists = [a.get("name", "") for a in item.get("artists") or [] if isinstance(a, dict)]
         album, album_links, kind = album_obj.get("name", ""), album_obj.get("external_urls") or {}, "track"
+        release = album_obj.get("release_date")
         default_url = f"https://open.spotify.com/track/{item['id']}"
         album_default = f"https://open.spotify.com/album/{album_obj['id']}" if album_obj.get("id") else ""
     cover_url = choose_image(images)
@@ -174,6 +178,8 @@ def parse_entry(entry: Any, skipped: Counter) -> Track | None:
         cover_id=cover_id_for(cover_url),
         cover_url=cover_url,
         kind=kind,
+        added_at=str(entry.get("added_at") or ""),
+        release=str(release or ""),
     )
 
 
