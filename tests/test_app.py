@@ -130,7 +130,8 @@ async def test_a_newer_keystroke_replaces_the_running_search(synced):
 
     app = Watched(synced)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.searcher is not None)
+        await until(pilot, lambda: shown == [""])  # at start: the checked sources browsed, newest first
+        shown.clear()
         real, asked, gate = app.searcher.search, [], threading.Event()
 
         def search(text, **kwargs):  # the first search is held until more keys are typed
@@ -440,3 +441,23 @@ async def test_reports_that_arrive_while_the_app_closes_are_dropped(synced):
             app.post_message(report)
         await pilot.pause()
         assert app.is_running and "late" not in app.notes
+
+
+async def test_browsing_and_ordering_the_covers(synced):
+    searcher = Searcher(synced)
+    app = AppUnderTest(synced)
+    async with app.run_test(size=SIZE) as pilot:
+        newest = [h.cover for h in searcher.search("", top=60).hits]
+        await until(pilot, lambda: results(app) == newest)  # no query: the checked sources, newest first
+        assert app.grid.border_title == "all covers by recently added"
+        await pilot.press("ctrl+o")
+        by_colour = [h.cover for h in searcher.search("", top=60, order="colour").hits]
+        await until(pilot, lambda: results(app) == by_colour)
+        assert app.grid.border_title == "all covers by colour" and by_colour != newest
+        await type_text(pilot, "Artist 7")  # words after browsing: the best matches first, the name named
+        await until(pilot, lambda: app.grid.border_title == "covers by best match · artist: artist 7 first")
+        assert results(app) == [h.cover for h in searcher.search("Artist 7", top=60).hits]
+        await pilot.press("ctrl+o", "ctrl+o")  # recently added, then colour: the same covers, reordered
+        by_colour = [h.cover for h in searcher.search("Artist 7", top=60, order="colour").hits]
+        await until(pilot, lambda: results(app) == by_colour)
+        assert app.grid.border_title.startswith("covers by colour")

@@ -24,7 +24,7 @@ class FakeSearcher:
         self.started = queue.Queue()
         self.hold: threading.Event | None = None
 
-    def search(self, text, top, sources):
+    def search(self, text, top, sources, order="relevance"):
         self.asked.append((text, sources))
         self.started.put(text)
         gate, self.hold = self.hold, None
@@ -46,8 +46,8 @@ class Reports:
     def thumbnails(self, hits, start, thumbnails):
         self.events.put(("thumbnails", start, thumbnails))
 
-    def failed(self, message):
-        self.events.put(("failed", message))
+    def failed(self, error):
+        self.events.put(("failed", str(error)))
 
     def next(self):
         return self.events.get(timeout=10)

@@ -7,4 +7,4 @@ import os
 # with one (benchmarks/search_latency.py). Must be set before numpy is imported; a user's value wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

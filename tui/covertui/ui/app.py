@@ -16,8 +16,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Input
 
-from ..config import Settings
-from ..errors import CovertuiError
+from ..config import ORDERS, Settings
+from ..errors import CovertuiError, NothingIndexed
 from ..progress import CancelToken
 from .graphics import thumbnail_pixels
 from .idle_gc import IdleCollector
@@ -45,6 +45,8 @@ class CovertuiApp(TrackActions, App):
         Binding("y", "copy('url')", "Copy URL"),
         Binding("Y", "copy('album_url')", "Copy album"),
         Binding("m", "more_like_this", "More like this"),
+        Binding("ctrl+o", "cycle_order", "Order"),
+        Binding("O", "cycle_order", "Order", show=False),
         Binding("o", "open", "Open"),
         Binding("P", "play(False)", "Play", show=False),
         Binding("e", "play(True)", "Queue", show=False),
@@ -67,12 +69,15 @@ class CovertuiApp(TrackActions, App):
         self.sources: dict = {}
         self.work_cancel: CancelToken | None = None
         self._shown_query: str | None = None
+        self.order = "relevance"  # of the results; "relevance" browses (no words) as "recent"
+        self._words = False  # whether the query box holds words
+        self.has_covers = True  # anything synced: else the grid says how to start
         self._last_reload = 0.0
         self.searches = SearchRunner(
             thumbnail_pixels(protocol, ART_WIDTH, ART_HEIGHT),
             on_results=lambda result, thumbs: self.post_message(SearchFinished(result, thumbs)),
             on_thumbnails=lambda hits, start, thumbs: self.post_message(ThumbnailsDecoded(hits, start, thumbs)),
-            on_failed=lambda message: self.post_message(SearchFailed(message)))
+            on_failed=lambda error: self.post_message(SearchFailed(str(error), isinstance(error, NothingIndexed))))
         self.collector = IdleCollector(GC_IDLE, busy=lambda: self.searches.busy)
 
     @property
@@ -151,10 +156,12 @@ class CovertuiApp(TrackActions, App):
         picker = self.query_one(SourcePicker)
         picker.fill(event.sources, event.checked)
         if event.has_covers is not None:
-            await self.grid.show([], [], "Type to search." if event.has_covers else EMPTY)
+            self.has_covers = event.has_covers
+            await self.grid.show([], [], "Covers show here once the model is loaded." if event.has_covers else EMPTY)
             query = self.query_one("#query", Input)
             if not event.has_covers and self.focused is query and not query.value:
                 picker.focus()  # nothing synced yet: start in the picker, where space checks and s syncs
+            self.search_now()  # no query yet: browse the checked sources, newest first
 
     def on_sources_refresh_failed(self, event: SourcesRefreshFailed) -> None:
         self.notify(event.message, title="Spotify", severity="error", timeout=30)
@@ -197,7 +204,10 @@ class CovertuiApp(TrackActions, App):
         self.query_one(StatusLine).show(searcher=event.searcher, note="")
 
     @on(Input.Changed, "#query")
-    def query_changed(self) -> None:
+    def query_changed(self, event: Input.Changed) -> None:
+        if event.value.strip() and not self._words:  # words after browsing: the best matches first
+            self.order = "relevance"
+        self._words = bool(event.value.strip())
         self.search_now()
 
     @on(Input.Submitted, "#query")
@@ -207,11 +217,9 @@ class CovertuiApp(TrackActions, App):
     def search_now(self, again: bool = False) -> None:
         """Search for the query as it is now, at once, or as soon as the running search ends."""
         text = self.query_one("#query", Input).value.strip()
-        if not text:
-            return
-        if self.searches.want(text, self.checked_sources, again):
+        if self.searches.want(text, self.checked_sources, again, self.order):
             self.run_worker(self.searches.run, thread=True, group="search")
-        if self.searcher is None:
+        if self.searcher is None and text:
             self.query_one(StatusLine).show(note="loading the model… your search runs when it is ready")
 
     @while_mounted
@@ -220,6 +228,8 @@ class CovertuiApp(TrackActions, App):
         empty = "No covers in the checked sources." if self.checked_sources else "Check a source on the left."
         again, self._shown_query = result.query == self._shown_query, result.query
         self.query_one(StatusLine).show(last_ms=result.elapsed_ms)  # first: a frame with the covers has it too
+        named = f" · {result.matched} first" if result.matched else ""
+        self.grid.border_title = f"{'covers' if result.query.strip() else 'all covers'} by {ORDERS[result.order]}{named}"
         await self.grid.show(result.hits, event.thumbnails, empty, keep_selection=again)
 
     @while_mounted
@@ -228,7 +238,7 @@ class CovertuiApp(TrackActions, App):
 
     @while_mounted
     async def on_search_failed(self, event: SearchFailed) -> None:
-        await self.grid.show([], [], event.message)
+        await self.grid.show([], [], EMPTY if event.nothing_indexed and not self.has_covers else event.message)
 
     def on_page_size_changed(self, event: PageSizeChanged) -> None:
         self.searches.page_size = event.page_size
@@ -262,6 +272,28 @@ class CovertuiApp(TrackActions, App):
 
     def on_details_requested(self, event: DetailsRequested) -> None:
         self.action_details()
+
+    def action_cycle_order(self) -> None:
+        """The next order: best match (with words), recently added, colour, artist."""
+        orders = list(ORDERS) if self.query_one("#query", Input).value.strip() else list(ORDERS)[1:]
+        shown = "recent" if self.order == "relevance" and orders[0] != "relevance" else self.order
+        self.order = orders[(orders.index(shown) + 1) % len(orders)] if shown in orders else orders[0]
+        self.search_now()  # the grid's border says the order
+
+    def sort_by(self, order: str) -> None:
+        self.order = order
+        self.search_now()
+
+    def get_system_commands(self, screen):
+        """The command palette (ctrl+p) lists the orders beside Textual's own commands."""
+        from functools import partial
+
+        from textual.app import SystemCommand
+
+        yield from super().get_system_commands(screen)
+        for order, label in ORDERS.items():
+            yield SystemCommand(f"Order: {label}", f"Show the covers by {label} (ctrl+o cycles)",
+                                partial(self.sort_by, order))
 
     def action_more_like_this(self) -> None:
         if self.current is not None:
@@ -327,6 +359,7 @@ class CovertuiApp(TrackActions, App):
     @while_mounted
     def on_sync_finished(self, event: SyncFinished) -> None:
         self.work_cancel = None
+        self.has_covers = True
         self.query_one(WorkPanel).display = False
         self.notify(event.message, title="Sync", severity=event.severity, timeout=10)
         self.load_sources()

@@ -79,9 +79,10 @@ class ThumbnailsDecoded(Message):
 
 
 class SearchFailed(Message):
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, nothing_indexed: bool = False) -> None:
         super().__init__()
         self.message = message
+        self.nothing_indexed = nothing_indexed
 
 
 class PageSizeChanged(Message):

@@ -38,7 +38,7 @@ class SearchRunner:
 
     Callbacks (from the worker thread): `on_results(result, thumbnails)` once the first screenful
     (`page_size` results) is decoded, `on_thumbnails(hits, start, thumbnails)` for the rest,
-    `on_failed(message)`.
+    `on_failed(error)`.
     """
 
     def __init__(self, thumbnail_size: int, on_results: Callable, on_thumbnails: Callable, on_failed: Callable,
@@ -50,7 +50,7 @@ class SearchRunner:
         self.top = top
         self.page_size = 12  # set by the app from the grid's layout
         self.searcher = None
-        self._wanted: tuple | None = None  # the newest search asked for: (text, sources)
+        self._wanted: tuple | None = None  # the newest search asked for: (text, sources, order)
         self._running = False
         self._stopped = False
         self._lock = threading.Lock()
@@ -59,13 +59,14 @@ class SearchRunner:
     def busy(self) -> bool:
         return self._running
 
-    def want(self, text: str, sources: list[str], again: bool = False) -> bool:
-        """Ask for a search of `text` in `sources`; True when the caller must start `run()` in a thread.
+    def want(self, text: str, sources: list[str], again: bool = False, order: str = "relevance") -> bool:
+        """Ask for a search of `text` in `sources` (empty: browse), results in `order`; True when the
+        caller must start `run()` in a thread.
 
         The same query and sources twice is one search, unless `again` (a retry, new covers indexed).
         Before the searcher is ready, the newest query waits for `start()`.
         """
-        wanted = (text, tuple(sorted(sources)))
+        wanted = (text, tuple(sorted(sources)), order)
         with self._lock:
             if self._stopped or (wanted == self._wanted and not again):
                 return False
@@ -104,14 +105,14 @@ class SearchRunner:
             self._running = False
             raise
 
-    def _search(self, text: str, sources: tuple, stale: Callable[[], bool]) -> None:
+    def _search(self, text: str, sources: tuple, order: str, stale: Callable[[], bool]) -> None:
         """Search, decode the first screenful of thumbnails and report them, then decode the rest
         (ready before they are scrolled to). Stops once `stale()`."""
         try:
-            result = self.searcher.search(text, top=self.top, sources=list(sources))
+            result = self.searcher.search(text, top=self.top, sources=list(sources), order=order)
         except CovertuiError as exc:
             if not stale():
-                self.on_failed(str(exc))
+                self.on_failed(exc)
             return
         first = self.page_size
         thumbnails = []

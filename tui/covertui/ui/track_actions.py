@@ -95,7 +95,7 @@ class TrackActions:
 
     def action_save_playlist(self) -> None:
         marked = self.grid.marked_in_rank_order()
-        covers = marked or [h.cover for h in self.grid.hits]
+        covers = marked or [c for h in self.grid.hits for c in (h.cover, *h.copies)]
         if not covers:
             self.notify("Nothing to save: search first, or mark covers with space.", severity="warning")
             return

@@ -24,7 +24,11 @@ class DetailsScreen(ModalScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(f"Cover {self.hit.cover} · score {self.hit.score:.3f}", classes="heading")
+            score = f" · score {self.hit.score:.3f}" if self.hit.score is not None else ""
+            yield Label(f"Cover {self.hit.cover}{score}", classes="heading")
+            if self.hit.copies:
+                yield Static(f"The same picture as {len(self.hit.copies)} other cover(s): "
+                             f"{clean(', '.join(self.hit.copies))}; their tracks are listed too.", classes="hint")
             names = ", ".join(self.source_names.get(s, s) for s in self.hit.sources)
             if names:
                 yield Static(f"In: {clean(names)}", classes="hint")

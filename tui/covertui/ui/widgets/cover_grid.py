@@ -144,8 +144,9 @@ class CoverGrid(Widget, can_focus=True):
         self.post_message(MarksChanged(len(self.marked)))
 
     def marked_in_rank_order(self) -> list[str]:
-        """The marked covers: those among the results in their order, then the others as marked."""
-        shown = [h.cover for h in self.hits if h.cover in self.marked]
+        """The marked covers: those among the results in their order (each with its copies), then the
+        others as marked."""
+        shown = [c for h in self.hits if h.cover in self.marked for c in (h.cover, *h.copies)]
         return shown + [c for c in self.marked if c not in set(shown)]
 
     def action_page(self, pages: int) -> None:

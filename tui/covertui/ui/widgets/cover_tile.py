@@ -42,8 +42,10 @@ class CoverTile(Vertical):
         if hit is not self.hit:
             self.hit = hit
             more = f" +{len(hit.tracks) - 1}" if len(hit.tracks) > 1 else ""
+            copies = f" ×{len(hit.copies) + 1}" if hit.copies else ""  # one picture, several covers
+            score = f" · {hit.score:.3f}" if hit.score is not None else ""
             self.query_one(".title", Label).update(clean(hit.title), layout=False)  # fixed size: no relayout
-            self.query_one(".meta", Label).update(f"{clean(hit.artists)[:TILE_WIDTH - 12]}{more} · {hit.score:.3f}",
+            self.query_one(".meta", Label).update(f"{clean(hit.artists)[:TILE_WIDTH - 12]}{more}{copies}{score}",
                                                   layout=False)
         if thumbnail is not self.thumbnail:
             self.thumbnail = thumbnail
