@@ -25,10 +25,12 @@ def synced_app(synced):
 
 
 async def settle(pilot) -> None:
-    """Until the model is in (the status line says so), no worker runs and what they posted is drawn:
-    nothing changes the screen after this."""
+    """Until the model is in (the status line says so), no worker runs (the first browse included) and
+    what they posted is drawn: nothing changes the screen after this but the search time, set here."""
     await until(pilot, lambda: pilot.app.searcher is not None)
     await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    pilot.app.query_one(StatusLine).show(last_ms=12.0)  # the one value that changes from run to run
     await pilot.pause()
 
 
