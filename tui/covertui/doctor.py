@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -40,43 +39,33 @@ def _size(path: Path) -> tuple[int, int]:
     return files, total
 
 
-def _tmux_option(name: str) -> str | None:
-    try:
-        out = subprocess.run(["tmux", "show-options", "-gv", name], capture_output=True, text=True, timeout=3)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
 def terminal_checks(settings: Settings) -> list[Check]:
+    from .terminal import TMUX_CONF, tmux_info
+    from .ui.graphics import cell_size, choose_graphics
+
     checks = [Check("terminal", "TERM", os.environ.get("TERM", "(unset)"), "info")]
     in_tmux = bool(os.environ.get("TMUX"))
     over_ssh = bool(os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_TTY"))
     checks.append(Check("terminal", "session", ", ".join(
         [w for w, on in (("tmux", in_tmux), ("SSH", over_ssh)) if on]) or "local", "info"))
-    from .ui.graphics import cell_size, choose_graphics
-
-    protocol = choose_graphics(settings.graphics).protocol
-    hint = ""
-    if protocol in ("halfcell", "unicode"):
-        hint = "Sharper covers need a terminal with sixel or kitty graphics (WezTerm, kitty, foot, iTerm2)."
-        if in_tmux:
-            hint += " In tmux: `set -g allow-passthrough on` (tmux >= 3.3) for kitty graphics."
-    checks.append(Check("terminal", "graphics", f"{protocol} (forced)" if settings.graphics != "auto" else protocol,
-                        "ok" if protocol in ("kitty", "sixel") else "warn" if sys.stdout.isatty() else "info", hint))
+    chosen = choose_graphics(settings.graphics)
+    if chosen.terminal:
+        checks.append(Check("terminal", "terminal", chosen.terminal, "info"))
+    shows = chosen.protocol in ("kitty", "sixel")
+    checks.append(Check("terminal", "graphics", f"{chosen.protocol}: {chosen.reason}" if chosen.reason else chosen.protocol,
+                        "ok" if shows else "warn" if sys.stdout.isatty() else "info", "" if shows else chosen.hint))
     cell = cell_size()
     checks.append(Check("terminal", "cell size", f"{cell.width}x{cell.height} px" if cell else "unknown", "info"))
+    tmux = tmux_info() if in_tmux else None
     if in_tmux:
-        clip = _tmux_option("set-clipboard")
+        clip = tmux.clipboard if tmux else ""
         checks.append(Check("clipboard", "tmux set-clipboard", clip or "unknown",
                             "ok" if clip in ("on", "external") else "warn",
-                            "" if clip in ("on", "external") else "Add `set -g set-clipboard on` to ~/.tmux.conf so "
+                            "" if clip in ("on", "external") else f"Add `set -g set-clipboard on` to {TMUX_CONF} so "
                             "y/Y reach your clipboard (OSC 52)."))
-        passthrough = _tmux_option("allow-passthrough")
-        checks.append(Check("clipboard", "tmux allow-passthrough", passthrough or "unknown",
-                            "ok" if passthrough in ("on", "all") else "info",
-                            "" if passthrough in ("on", "all") else "`set -g allow-passthrough on` lets kitty "
-                            "graphics through tmux."))
+        passthrough = tmux.passthrough if tmux else ""
+        checks.append(Check("terminal", "tmux allow-passthrough", passthrough or "unknown", "info",
+                            "used for kitty graphics" if passthrough in ("on", "all") else ""))
     else:
         checks.append(Check("clipboard", "OSC 52", "used for y/Y (works over SSH in most terminals)", "info",
                             "If copying does nothing, enable OSC 52 / clipboard access in your terminal's settings."))

@@ -1,0 +1,118 @@
+"""Which picture protocol each terminal gets: decided from what the terminal (or tmux) says, checked
+on a pty that answers like xterm with sixel, kitty 0.35 and 0.26, WezTerm, a plain and a silent
+terminal, and in a real tmux whose pane title must stay untouched."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fake_terminal import FakeTerminal
+from covertui.terminal import Answers, Tmux, decide, parse, passthrough
+
+COVERTUI = str(Path(sys.executable).with_name("covertui"))
+
+
+@pytest.mark.parametrize("emulator, protocol, words", [
+    ("xterm-sixel", "sixel", "xterm 379 reports sixel"),
+    ("kitty-0.35", "kitty", "kitty 0.35.2 draws kitty graphics placeholders"),
+    ("kitty-0.26", "halfcell", "kitty 0.26.5 has no kitty graphics placeholders"),
+    ("wezterm", "sixel", "lack the placeholders"),
+    ("plain", "halfcell", "reports neither sixel nor kitty"),
+    ("silent", "halfcell", "did not answer"),
+])
+def test_doctor_on_a_terminal_names_the_protocol_and_why(emulator, protocol, words, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "KITTY_WINDOW_ID", "TERM_PROGRAM")}
+    env.update(TERM="xterm-256color", COVERTUI_HOME=str(tmp_path / "home"), SPOTIPY_CLIENT_ID="")
+    term = FakeTerminal(emulator, [COVERTUI, "doctor", "--json"], env)
+    try:
+        text = term.wait_for("]", 60)
+        assert term.process.wait(60) is not None
+    finally:
+        term.close()
+    checks = json.loads(text[text.index("[{"):text.rindex("]") + 1].replace("\r\n", "\n"))
+    graphics = next(c for c in checks if c["name"] == "graphics")
+    assert graphics["value"].startswith(protocol + ":") and words in graphics["value"], graphics
+    if emulator == "kitty-0.26":
+        assert "kitty >= 0.28" in graphics["hint"]
+    if emulator != "silent":
+        assert term.queries[-1] == "da1"  # one round of queries, DA1 last: its answer ends the wait
+        assert term.queries.count("kitty") == 1
+
+
+def test_the_app_draws_with_the_protocol_the_terminal_has(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "KITTY_WINDOW_ID", "TERM_PROGRAM")}
+    env.update(TERM="xterm-256color", COVERTUI_HOME=str(tmp_path / "home"), SPOTIPY_CLIENT_ID="",
+               COVERTUI_MODEL="no-such-model")
+    term = FakeTerminal("kitty-0.35", [COVERTUI], env)
+    try:
+        term.wait_for("Set up Spotify access")
+        term.type("\x1b")  # continue without Spotify
+        term.wait_for("graphics: kitty")
+        term.type("\x11")  # ctrl+q: the query box has the focus, where q is a letter
+        assert term.process.wait(30) == 0
+    finally:
+        term.close()
+    assert term.queries.count("kitty") == 1  # ours: textual-image asked nothing
+
+
+def test_decisions_from_answers():
+    kitty = parse("\x1bP>|kitty(0.35.2)\x1b\\\x1b_Gi=31;OK\x1b\\\x1b[6;20;10t\x1b[?62;c;52c")
+    assert (kitty.name, kitty.version, kitty.cell, kitty.kitty_graphics, kitty.sixel) == \
+        ("kitty", "0.35.2", (10, 20), True, False)
+    assert decide(kitty, {}).protocol == "kitty"
+    assert decide(Answers(name="ghostty", version="1.0.1", da1=[62, 22]), {}).protocol == "kitty"
+    assert decide(Answers(name="konsole", da1=[62, 4], kitty_graphics=True), {}).protocol == "sixel"
+    old = decide(Answers(da1=[62], kitty_graphics=True), {"KITTY_WINDOW_ID": "1"})  # no XTVERSION: kitty < 0.2x
+    assert old.protocol == "halfcell" and "0.28" in old.hint
+    assert decide(Answers(name="foot", version="1.16", da1=[62, 4]), {}).protocol == "sixel"
+    assert decide(None, {}).protocol == "halfcell"
+
+
+@pytest.mark.parametrize("tmux, protocol, hint", [
+    (Tmux("3.3a", "kitty(0.35.2)", "xterm-kitty", set(), "on"), "kitty", ""),
+    (Tmux("3.3a", "kitty(0.35.2)", "xterm-kitty", set(), "off"), "halfcell", "set -g allow-passthrough on"),
+    (Tmux("3.2a", "", "xterm-kitty", set(), ""), "halfcell", "tmux >= 3.3"),
+    (Tmux("3.3a", "kitty(0.26.5)", "xterm-kitty", set(), "on"), "halfcell", ""),
+    (Tmux("3.4", "XTerm(379)", "xterm", {"sixel", "RGB"}, "off"), "sixel", ""),
+    (Tmux("3.3a", "XTerm(379)", "xterm-256color", {"RGB"}, "off"), "halfcell", "tmux >= 3.4 built with sixel"),
+])
+def test_decisions_in_tmux(tmux, protocol, hint):
+    choice = decide(None, {"TMUX": "/tmp/tmux-0/default,1,0"}, tmux)
+    assert choice.protocol == protocol and hint in choice.hint
+    assert choice.passthrough == (protocol == "kitty")
+
+
+def test_kitty_graphics_are_wrapped_for_tmux():
+    assert passthrough("\x1b_Ga=p,i=7\x1b\\") == "\x1bPtmux;\x1b\x1b_Ga=p,i=7\x1b\x1b\\\x1b\\"
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_in_tmux_nothing_reaches_the_pane_title(tmp_path):
+    socket = str(tmp_path / "tmux.sock")
+    env = {**os.environ, "TERM": "xterm-256color", "COVERTUI_HOME": str(tmp_path / "home"), "SPOTIPY_CLIENT_ID": ""}
+    env.pop("TMUX", None)
+    tmux = ["tmux", "-S", socket]
+    out = tmp_path / "doctor.txt"
+    subprocess.run([*tmux, "new-session", "-d", "-s", "t", "-x", "150", "-y", "40", f"{COVERTUI} doctor > {out}; sleep 30"],
+                   env=env, check=True)
+    try:
+        title = subprocess.run([*tmux, "display-message", "-p", "-t", "t", "#{pane_title}"], capture_output=True,
+                               text=True).stdout
+        for _ in range(600):
+            if out.exists() and "graphics" in out.read_text():
+                break
+            subprocess.run(["sleep", "0.1"])
+        report = out.read_text()
+        after = subprocess.run([*tmux, "display-message", "-p", "-t", "t", "#{pane_title}"], capture_output=True,
+                               text=True).stdout
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+    assert "Gi=" not in after and after == title
+    assert "halfcell" in report and "in tmux 3." in report

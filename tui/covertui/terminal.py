@@ -1,0 +1,222 @@
+"""Which terminal covertui runs in, and so which picture protocol it can show, learned before
+Textual owns the terminal.
+
+Outside tmux, the terminal is asked, in one write: its name and version (XTVERSION, `CSI > q`), its
+cell size in pixels (`CSI 16 t`), whether it takes kitty graphics (a query image), and its
+attributes (DA1, `CSI c`, whose `4` means sixel). Every terminal answers DA1, so its answer ends the
+wait. Inside tmux, nothing that tmux would turn into a pane title is sent: tmux itself says what the
+outer terminal is (`client_termtype`), what it can do (`client_termfeatures`), and whether it lets
+graphics through (`allow-passthrough`).
+
+Protocols: kitty graphics need Unicode placeholders (kitty >= 0.28, Ghostty); WezTerm and Konsole
+answer the kitty query without drawing placeholders, so they get sixel; sixel where DA1 says so;
+half-cell blocks otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+KITTY_PLACEHOLDERS = (0, 28)  # kitty draws Unicode placeholders from 0.28
+TMUX_PASSTHROUGH = (3, 3)  # allow-passthrough exists from tmux 3.3
+QUERY_ID = 31
+KITTY_QUERY = f"\x1b_Gi={QUERY_ID},s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\"
+_XTVERSION = re.compile(r"\x1bP>\|([^\x1b]*)\x1b\\")
+_DA1 = re.compile(r"\x1b\[\?([\d;]*)c")
+_CELL = re.compile(r"\x1b\[6;(\d+);(\d+)t")
+_KITTY = re.compile(r"\x1b_Gi=" + str(QUERY_ID) + r"[^;]*;([^\x1b]*)\x1b\\")
+_NAME_VERSION = re.compile(r"^\s*([A-Za-z][\w.+-]*?)[\s(]+v?([\d][\w.+-]*)\)?\s*$")
+PLACEHOLDERS = {"kitty", "ghostty"}  # draw kitty graphics through Unicode placeholders
+SIXEL_TERMINALS = {"wezterm", "konsole", "foot", "mlterm", "contour", "iterm2", "xterm", "mintty", "blackbox"}
+TMUX_CONF = "~/.tmux.conf"
+
+
+@dataclass
+class Answers:
+    """What a terminal said to the queries."""
+
+    name: str = ""  # lower case: kitty, xterm, wezterm, ...
+    version: str = ""
+    da1: list[int] | None = None  # None: no answer at all
+    kitty_graphics: bool = False
+    cell: tuple[int, int] | None = None  # pixels, width x height
+
+    @property
+    def sixel(self) -> bool:
+        return bool(self.da1) and 4 in self.da1
+
+
+@dataclass
+class Tmux:
+    version: str = ""
+    outer: str = ""  # the outer terminal's XTVERSION, e.g. "kitty(0.35.2)"; "" when tmux does not say
+    termname: str = ""  # the outer TERM, e.g. xterm-kitty
+    features: set[str] = field(default_factory=set)
+    passthrough: str = ""  # allow-passthrough: on, all, off
+    clipboard: str = ""  # set-clipboard: on, external, off
+
+
+@dataclass
+class Choice:
+    protocol: str  # kitty, sixel, halfcell or unicode
+    reason: str  # why, in words (doctor shows it)
+    hint: str = ""  # what would give real pictures, when they are not shown
+    terminal: str = ""  # the terminal, e.g. "kitty 0.35.2", "xterm 379 in tmux 3.3a"
+    passthrough: bool = False  # kitty graphics wrapped for tmux
+    cell: tuple[int, int] | None = None
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", text)[:3])
+
+
+def parse(data: str) -> Answers:
+    """The answers found in what the terminal wrote back."""
+    answers = Answers()
+    if match := _XTVERSION.search(data):
+        text = match.group(1).strip()
+        found = _NAME_VERSION.match(text)
+        name, version = (found.group(1), found.group(2)) if found else (text.split()[0] if text else "", "")
+        answers.name, answers.version = name.lower(), version
+    if match := _DA1.search(data):
+        answers.da1 = [int(n) for n in match.group(1).split(";") if n.isdigit()]
+    if match := _CELL.search(data):
+        answers.cell = (int(match.group(2)), int(match.group(1)))
+    if match := _KITTY.search(data):
+        answers.kitty_graphics = match.group(1) == "OK"
+    return answers
+
+
+def ask(fd_in: int, fd_out: int, in_tmux: bool, timeout: float = 1.0) -> Answers:
+    """Send the queries on a terminal and read the answers (up to DA1's, or `timeout` seconds)."""
+    import termios
+    import tty
+
+    saved = termios.tcgetattr(fd_in)
+    data = ""
+    try:
+        tty.setcbreak(fd_in, termios.TCSANOW)  # no echo, no line buffering; signals still work
+        queries = "\x1b[>0q\x1b[16t" + ("" if in_tmux else KITTY_QUERY) + "\x1b[c"
+        os.write(fd_out, queries.encode())
+        deadline = time.monotonic() + timeout
+        while not _DA1.search(data):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd_in], [], [], left)[0]:
+                break
+            chunk = os.read(fd_in, 4096)
+            if not chunk:
+                break
+            data += chunk.decode("utf-8", "replace")
+    finally:
+        termios.tcsetattr(fd_in, termios.TCSANOW, saved)
+    return parse(data)
+
+
+def tmux_info(run=subprocess.run) -> Tmux | None:
+    """What tmux says about itself and the terminal it is shown in; None when it does not answer."""
+    def tmux(*args: str) -> str | None:
+        try:
+            out = run(["tmux", *args], capture_output=True, text=True, timeout=3)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    shown = tmux("display-message", "-p", "#{version}|#{client_termtype}|#{client_termname}|#{client_termfeatures}")
+    if shown is None:
+        return None
+    version, outer, termname, features = (shown.split("|") + ["", "", "", ""])[:4]
+    passthrough = tmux("show-options", "-pv", "allow-passthrough") or tmux("show-options", "-gv", "allow-passthrough")
+    return Tmux(version, outer, termname, {f for f in features.split(",") if f}, passthrough or "",
+                tmux("show-options", "-gv", "set-clipboard") or "")
+
+
+def _placeholders(name: str, version: str) -> bool:
+    if name == "kitty":
+        return _version(version) >= KITTY_PLACEHOLDERS
+    return name in PLACEHOLDERS
+
+
+def decide(answers: Answers | None, env: dict, tmux: Tmux | None = None) -> Choice:
+    """The protocol for what the terminal (and tmux) said."""
+    if env.get("TMUX"):
+        return _decide_in_tmux(tmux or Tmux(), env)
+    if answers is None or answers.da1 is None:
+        return Choice("halfcell", "the terminal did not answer its queries", "", env.get("TERM", ""))
+    name, version = answers.name, answers.version
+    if not name and env.get("KITTY_WINDOW_ID"):
+        name = "kitty"
+    if not name and env.get("TERM_PROGRAM"):
+        name, version = env["TERM_PROGRAM"].lower(), env.get("TERM_PROGRAM_VERSION", "")
+    terminal = f"{name} {version}".strip() or env.get("TERM", "unknown terminal")
+    choice = Choice("halfcell", "", "", terminal, cell=answers.cell)
+    if _placeholders(name, version) and (answers.kitty_graphics or name in PLACEHOLDERS):
+        choice.protocol, choice.reason = "kitty", f"{terminal} draws kitty graphics placeholders"
+    elif answers.sixel:
+        choice.protocol, choice.reason = "sixel", f"{terminal} reports sixel"
+        if answers.kitty_graphics and name != "kitty":
+            choice.reason += " (its kitty graphics lack the placeholders covertui draws with)"
+    elif name == "kitty":
+        choice.reason = f"kitty {version or '(old)'} has no kitty graphics placeholders"
+        choice.hint = "kitty >= 0.28 shows real covers (kitty graphics with Unicode placeholders)."
+    else:
+        choice.reason = f"{terminal} reports neither sixel nor kitty graphics placeholders"
+        choice.hint = "Real covers need sixel or kitty graphics: kitty >= 0.28, WezTerm, foot, Konsole, iTerm2, " \
+                      "or xterm started with -ti vt340."
+    return choice
+
+
+def _decide_in_tmux(tmux: Tmux, env: dict) -> Choice:
+    outer = parse(f"\x1bP>|{tmux.outer}\x1b\\") if tmux.outer else Answers()
+    name = outer.name or ("kitty" if "kitty" in tmux.termname else tmux.termname.split("-")[0])
+    terminal = f"{(name + ' ' + outer.version).strip() or 'unknown terminal'} in tmux {tmux.version}".strip()
+    passthrough = tmux.passthrough in ("on", "all")
+    new_enough = _version(tmux.version) >= TMUX_PASSTHROUGH
+    kitty_outside = _placeholders(name, outer.version) if outer.version else name in PLACEHOLDERS | {"kitty"}
+    if kitty_outside and passthrough and new_enough:
+        return Choice("kitty", f"{terminal}: kitty graphics through allow-passthrough", terminal=terminal,
+                      passthrough=True)
+    if "sixel" in tmux.features:
+        return Choice("sixel", f"{terminal}: tmux draws sixel", terminal=terminal)
+    choice = Choice("halfcell", f"{terminal}: tmux lets no pictures through", terminal=terminal)
+    if kitty_outside and new_enough:
+        choice.hint = f"Add `set -g allow-passthrough on` to {TMUX_CONF} for real covers (kitty graphics)."
+    elif kitty_outside:
+        choice.hint = "tmux >= 3.3 with `set -g allow-passthrough on` shows real covers in kitty."
+    elif name in SIXEL_TERMINALS or name == "xterm":
+        choice.hint = "tmux >= 3.4 built with sixel support shows real covers in this terminal."
+    return choice
+
+
+def identify(env: dict | None = None, timeout: float = 1.0) -> Choice:
+    """Ask the terminal (and tmux) and decide; half-cell blocks when there is no terminal. The terminal
+    is the one Textual draws on: stderr, read through stdin. Inside tmux only what tmux answers itself
+    is asked (its version, the cell size, DA1): nothing reaches the pane title."""
+    import sys
+
+    env = dict(os.environ if env is None else env)
+    in_tmux = bool(env.get("TMUX"))
+    answers = None
+    try:
+        fd_in, fd_out = sys.stdin.fileno(), sys.stderr.fileno()
+        if os.isatty(fd_in) and os.isatty(fd_out):
+            answers = ask(fd_in, fd_out, in_tmux=in_tmux, timeout=timeout)
+        elif not in_tmux:
+            return Choice("halfcell", "not a terminal")
+    except (OSError, ValueError, ImportError) as exc:  # termios on an odd stdin
+        if not in_tmux:
+            return Choice("halfcell", f"the terminal could not be asked ({type(exc).__name__})")
+    if in_tmux:
+        choice = _decide_in_tmux(tmux_info() or Tmux(), env)
+        choice.cell = answers.cell if answers else None
+        return choice
+    return decide(answers, env)
+
+
+def passthrough(sequence: str) -> str:
+    """An escape sequence wrapped for tmux to hand to the outer terminal (allow-passthrough)."""
+    return "\x1bPtmux;" + sequence.replace("\x1b", "\x1b\x1b") + "\x1b\\"
