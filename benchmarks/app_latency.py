@@ -175,10 +175,71 @@ def child(mode: str, env: dict) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+_POSITION = __import__("re").compile(rb"\x1b\[(\d+);\d+H")
+
+
+def quiet(term, since: float, silence: float = 1.0) -> tuple[float, int]:
+    """Wait until the app has drawn nothing below the query box (where the cursor blinks) for `silence`
+    seconds; returns the time of its last such write after `since`, and the bytes written since."""
+    below: dict[int, bool] = term.__dict__.setdefault("below", {})  # write index -> drew below row 3
+    while True:
+        time.sleep(0.05)
+        writes = list(term.writes)
+        last, written = since, 0
+        for i, (t, offset, n) in enumerate(writes):
+            if t < since:
+                continue
+            written += n
+            if i not in below:
+                below[i] = n > 4096 or any(int(row) > 3 for row in _POSITION.findall(term.output[offset:offset + n]))
+            if below[i]:
+                last = t
+        if time.monotonic() - last > silence:
+            return last, written
+
+
+def pty_paths(env: dict, words: list[str]) -> dict:
+    """The real app on a pseudo-terminal that answers like xterm (sixel, 10 x 20 px cells), each picture
+    protocol forced: from the key completing a query to the last byte of the redrawn grid, the bytes
+    of that redraw, and of a scroll by one row of covers."""
+    from fake_terminal import FakeTerminal
+
+    covertui = str(Path(sys.executable).with_name("covertui"))
+    results = {}
+    for protocol in os.environ.get("PROTOCOLS", "halfcell,sixel,kitty").split(","):
+        term = FakeTerminal("xterm-sixel", [covertui, "--graphics", protocol], env, size=(48, 150), pixels=(1500, 960))
+        try:
+            term.wait_for("Set up Spotify access", 60)
+            term.type("\x1b")
+            term.wait_for("covers indexed", 120)
+            quiet(term, time.monotonic())
+            typed, sent, scrolled = [], [], []
+            for word in words:
+                term.type("\x15" + word[:-1])  # ctrl+u clears the input
+                quiet(term, time.monotonic())
+                started = time.monotonic()
+                term.type(word[-1])
+                last, written = quiet(term, started)
+                typed.append((last - started) * 1000)
+                sent.append(written)
+            term.type("\x1b[B")  # down: to the covers
+            quiet(term, time.monotonic())
+            for _ in range(4):
+                started = time.monotonic()
+                term.type("j")  # the last row on screen, then one past it: the tiles show the next results
+                scrolled.append(quiet(term, started)[1])
+            results[protocol] = {"typed": typed, "bytes": sent, "row_bytes": max(scrolled)}
+        finally:
+            term.type("\x11")
+            term.close()
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--covers", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pty-queries", type=int, default=8)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "covertui-bench")
     args = parser.parse_args()
     model = checkpoint(args.work, "vit-b32")
@@ -204,6 +265,14 @@ def main() -> None:
           f"p95 {p(echo, 95):.0f} ms; results/echo {p(typed, 50) / p(echo, 50):.1f}x")
     print(f"  down past the last row -> next row of tiles drawn: p50 {p(row, 50):.0f} ms, p95 {p(row, 95):.0f} ms")
     print(f"memory of the running app: {runs[-1]['rss_mib']:.0f} MiB resident, peak {runs[-1]['hwm_mib']:.0f} MiB")
+    paths = pty_paths(env, ["cat", "sun", "red", "sea", "dog", "car", "sky", "war", "fog", "ice"][:args.pty_queries])
+    base = p(paths["halfcell"]["typed"], 50)
+    print("the real app on a pty answering like xterm with sixel (150 x 48 cells of 10 x 20 px), "
+          f"{args.pty_queries} new queries each; key completing a query -> last byte of the redrawn grid:")
+    for protocol, found in paths.items():
+        print(f"  {protocol:>8}: p50 {p(found['typed'], 50):4.0f} ms, p95 {p(found['typed'], 95):4.0f} ms "
+              f"({p(found['typed'], 50) / base:.2f}x half-cell); {p(found['bytes'], 50) / 1024:5.0f} KiB per redraw, "
+              f"{found['row_bytes'] / 1024:5.0f} KiB per scrolled row")
 
 
 if __name__ == "__main__":

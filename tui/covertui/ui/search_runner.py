@@ -17,7 +17,8 @@ TOP = 60
 
 @lru_cache(maxsize=300)  # five searches' worth; up to ~0.2 MB each at graphics-protocol sizes
 def thumbnail(path: str | None, size: int):
-    """A decoded copy of a cover at the size the terminal will draw (done in a worker, cached)."""
+    """A decoded copy of a cover at the size the terminal will draw, square (a picture that is not
+    sits in the middle of black bars), done in a worker and cached."""
     if not path:
         return None
     from PIL import Image
@@ -27,6 +28,11 @@ def thumbnail(path: str | None, size: int):
             img.draft("RGB", (size, size))
             img = img.convert("RGB")
             img.thumbnail((size, size))
+            if img.width != img.height:
+                side = max(img.size)
+                square = Image.new("RGB", (side, side))
+                square.paste(img, ((side - img.width) // 2, (side - img.height) // 2))
+                img = square
             return img
     except Exception:
         return None
@@ -42,8 +48,9 @@ class SearchRunner:
     """
 
     def __init__(self, thumbnail_size: int, on_results: Callable, on_thumbnails: Callable, on_failed: Callable,
-                 top: int = TOP) -> None:
+                 top: int = TOP, prepare: Callable | None = None) -> None:
         self.thumbnail_size = thumbnail_size
+        self.prepare = prepare  # (thumbnail) -> None: what drawing it will need, done here (sixel encoding)
         self.on_results = on_results
         self.on_thumbnails = on_thumbnails
         self.on_failed = on_failed
@@ -120,6 +127,8 @@ class SearchRunner:
             if stale():
                 return
             thumbnails.append(thumbnail(hit.path, self.thumbnail_size))
+            if self.prepare is not None:
+                self.prepare(thumbnails[-1])
             if len(thumbnails) == first:
                 self.on_results(result, list(thumbnails))
         if len(thumbnails) > first:

@@ -32,7 +32,12 @@ class CoverTile(Vertical):
         self.display = False  # shown once it holds a result
 
     def compose(self) -> ComposeResult:
-        yield self.image_class(None, classes="art")
+        art = self.image_class(None, classes="art")
+        if getattr(self.image_class, "draws_pixels", False):  # real pixels: square, as covers (thumbnails) are
+            from ..graphics import square_columns
+
+            art.styles.width = square_columns(ART_HEIGHT, ART_WIDTH)
+        yield art
         yield Label("", classes="title")
         yield Label("", classes="meta")
 
