@@ -461,3 +461,14 @@ async def test_browsing_and_ordering_the_covers(synced):
         by_colour = [h.cover for h in searcher.search("Artist 7", top=60, order="colour").hits]
         await until(pilot, lambda: results(app) == by_colour)
         assert app.grid.border_title.startswith("covers by colour")
+
+
+async def test_p_then_space_unchecks_the_first_source(synced):
+    app = AppUnderTest(synced)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(app.query_one(SourcePicker).selected) == 4)
+        await pilot.press("down", "p")  # from the covers: p focuses the picker on its first source
+        picker = app.query_one(SourcePicker)
+        assert app.focused is picker and picker.highlighted == 0
+        await pilot.press("space")
+        await until(pilot, lambda: len(picker.selected) == 3)

@@ -258,7 +258,10 @@ class CovertuiApp(TrackActions, App):
         self.query_one("#query", Input).focus()
 
     def action_focus_picker(self) -> None:
-        self.query_one(SourcePicker).focus()
+        picker = self.query_one(SourcePicker)
+        if picker.highlighted is None and picker.option_count:
+            picker.highlighted = 0  # space checks a source at once
+        picker.focus()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
