@@ -206,7 +206,7 @@ def pty_paths(env: dict, words: list[str]) -> dict:
 
     covertui = str(Path(sys.executable).with_name("covertui"))
     results = {}
-    for protocol in os.environ.get("PROTOCOLS", "halfcell,sixel,kitty").split(","):
+    for protocol in ("halfcell", "sixel", "kitty"):
         term = FakeTerminal("xterm-sixel", [covertui, "--graphics", protocol], env, size=(48, 150), pixels=(1500, 960))
         try:
             term.wait_for("Set up Spotify access", 60)
