@@ -14,7 +14,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-COLOURS = 128  # per cover: a photo tile is ~60 KiB at 220 px (255: ~77 KiB), a flat one ~2 KiB
+COLOURS = 64  # per cover: a photo tile is ~56 KiB at 220 x 220 px (128: ~75 KiB, alike to the eye), a flat one ~3 KiB
 CACHE_SIZE = 600  # tiles: ten screenfuls, ~20 MB at most
 _cache: OrderedDict = OrderedDict()
 _lock = threading.Lock()
