@@ -31,7 +31,7 @@ class CellSize(NamedTuple):
 class Graphics:
     protocol: str  # kitty, sixel, halfcell or unicode
     image_class: type  # the widget that draws a cover with it
-    reason: str = ""  # why this protocol (doctor, the status line's tooltip)
+    reason: str = ""  # why this protocol (doctor shows it)
     hint: str = ""  # what would give real pictures, where they are not shown
     terminal: str = ""
 
@@ -136,8 +136,8 @@ def _ioctl_cell() -> tuple[int, int] | None:
     import termios
 
     try:
-        rows, columns, width, height = struct.unpack("HHHH", fcntl.ioctl(sys.stdout.fileno(), termios.TIOCGWINSZ,
-                                                                         b"\0" * 8))
+        rows, columns, width, height = struct.unpack("HHHH", fcntl.ioctl(sys.stderr.fileno(), termios.TIOCGWINSZ,
+                                                                         b"\0" * 8))  # where Textual draws
     except (OSError, ValueError):
         return None
     return (width // columns, height // rows) if rows and columns and width and height else None
