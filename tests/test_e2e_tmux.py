@@ -41,6 +41,10 @@ class Terminal:
     def type(self, text: str) -> None:
         self._tmux("send-keys", "-t", self.name, "-l", text)
 
+    def buffer(self) -> str:
+        """tmux's newest paste buffer: what the app copied (set-clipboard on)."""
+        return self._tmux("show-buffer")
+
     def screen(self, joined: bool = False) -> str:
         return self._tmux("capture-pane", "-p", "-t", self.name, *(["-J"] if joined else []))
 
@@ -102,7 +106,8 @@ def test_first_run_to_copy_in_a_real_terminal(fake, home, tmp_path, tiny_model, 
     terminal.wait_for("covers indexed")
     terminal.keys("s")  # nothing synced yet: the picker has the focus
     screen = terminal.wait_for("Downloading covers", timeout=30)
-    terminal.wait_for("40 covers: 40 downloaded, 40 embedded", timeout=120)
+    terminal.wait_for("40 covers: 40 downloaded", timeout=120)  # a notification over the picker: wrapped
+    terminal.wait_for("embedded, 0 failed", timeout=10)
     terminal.keys("/")
     time.sleep(0.3)  # as a person types: keys in one read reach the picker before "/" has moved the focus
     terminal.type("a blue cover")
@@ -112,8 +117,8 @@ def test_first_run_to_copy_in_a_real_terminal(fake, home, tmp_path, tiny_model, 
     terminal.keys("Down")  # separate keystrokes, as a person types them
     time.sleep(0.3)
     terminal.keys("y")
-    screen = terminal.wait_for("Copied track URL", timeout=10)
-    assert "https://open.spotify.com/track/track0" in terminal.screen(joined=True)
+    terminal.wait_for("Copied track URL", timeout=10)
+    assert terminal.buffer().startswith("https://open.spotify.com/track/track0")  # OSC 52 reached tmux
     terminal.keys("q")
     terminal.wait_for("$ ", timeout=10)
 
