@@ -160,7 +160,8 @@ class CovertuiApp(TrackActions, App):
             self.has_covers = event.has_covers
             await self.grid.show([], [], "Covers show here once the model is loaded." if event.has_covers else EMPTY)
             query = self.query_one("#query", Input)
-            if not event.has_covers and self.focused is query and not query.value:
+            # the query's focus from on_mount may still be on its way (focus() is applied later, in order)
+            if not event.has_covers and self.focused in (query, None) and not query.value:
                 picker.focus()  # nothing synced yet: start in the picker, where space checks and s syncs
             self.search_now()  # no query yet: browse the checked sources, newest first
 
@@ -230,7 +231,9 @@ class CovertuiApp(TrackActions, App):
         again, self._shown_query = result.query == self._shown_query, result.query
         self.query_one(StatusLine).show(last_ms=result.elapsed_ms)  # first: a frame with the covers has it too
         named = f" · {result.matched} first" if result.matched else ""
-        self.grid.border_title = f"{'covers' if result.query.strip() else 'all covers'} by {ORDERS[result.order]}{named}"
+        title = f"{'covers' if result.query.strip() else 'all covers'} by {ORDERS[result.order]}{named}"
+        if title != self.grid.border_title:  # setting it repaints the whole grid
+            self.grid.border_title = title
         await self.grid.show(result.hits, event.thumbnails, empty, keep_selection=again)
 
     @while_mounted

@@ -114,7 +114,9 @@ class CoverGrid(Widget, can_focus=True):
                 else:
                     tile.display = False
         shown = min(len(self.hits), first + count) - first
-        self.border_subtitle = f"{first + 1}–{first + shown} of {len(self.hits)}" if self.hits else ""
+        subtitle = f"{first + 1}–{first + shown} of {len(self.hits)}" if self.hits else ""
+        if subtitle != self.border_subtitle:  # setting it repaints the whole grid: real pictures are sent again
+            self.border_subtitle = subtitle
 
     def watch_selected(self, selected: int) -> None:
         self._scroll_to(selected)
