@@ -228,7 +228,10 @@ def pty_paths(env: dict, words: list[str]) -> dict:
                 started = time.monotonic()
                 term.type("j")  # the last row on screen, then one past it: the tiles show the next results
                 scrolled.append(quiet(term, started)[1])
-            results[protocol] = {"typed": typed, "bytes": sent, "row_bytes": max(scrolled)}
+            started = time.monotonic()
+            term.type("l")  # the next cover: only the selection's border moves
+            moved = quiet(term, started)[1]
+            results[protocol] = {"typed": typed, "bytes": sent, "row_bytes": max(scrolled), "move_bytes": moved}
         finally:
             term.type("\x11")
             term.close()
@@ -272,7 +275,8 @@ def main() -> None:
     for protocol, found in paths.items():
         print(f"  {protocol:>8}: p50 {p(found['typed'], 50):4.0f} ms, p95 {p(found['typed'], 95):4.0f} ms "
               f"({p(found['typed'], 50) / base:.2f}x half-cell); {p(found['bytes'], 50) / 1024:5.0f} KiB per redraw, "
-              f"{found['row_bytes'] / 1024:5.0f} KiB per scrolled row")
+              f"{found['row_bytes'] / 1024:5.0f} KiB per scrolled row, {found['move_bytes'] / 1024:5.0f} KiB per move "
+              "to the next cover")
 
 
 if __name__ == "__main__":
