@@ -29,7 +29,7 @@ class CoverGrid(Widget, can_focus=True):
         Binding("home", "move_to(0)", "First", show=False), Binding("end", "move_to(-1)", "Last", show=False),
         Binding("space", "mark", "Mark", show=False),
     ]
-    selected: reactive[int] = reactive(0)
+    selected: reactive[int] = reactive(0, repaint=False)  # the tiles show it; repainting the grid would resend every picture
 
     def __init__(self, image_class, **kwargs) -> None:
         super().__init__(**kwargs)
