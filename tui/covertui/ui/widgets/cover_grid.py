@@ -88,10 +88,14 @@ class CoverGrid(Widget, can_focus=True):
             self.post_message(PageSizeChanged(page_size))
         wanted = min(self.page_size, len(self.hits))
         async with self._mounting:
+            if not self.is_attached:  # the app closed while another draw held the lock
+                return
             if len(self.tiles) < wanted:
                 fresh = [CoverTile(self.image_class) for _ in range(len(self.tiles), wanted)]
                 await self.query_one("#tiles").mount_all(fresh)
                 self.tiles += fresh  # only now: a tile is bound once its children exist
+        if not self.is_attached:  # the app closed while the tiles were mounted
+            return
         self.query_one("#tiles").styles.grid_size_columns = self.columns
         self._scroll_to(self.selected)
         self._bind()
