@@ -32,14 +32,15 @@ class CoverTile(Vertical):
         self.display = False  # shown once it holds a result
 
     def compose(self) -> ComposeResult:
-        art = self.image_class(None, classes="art")
+        # kept, not queried: a tile bound while the app closes may have lost its children already
+        self.art = self.image_class(None, classes="art")
         if getattr(self.image_class, "draws_pixels", False):  # real pixels: square, as covers (thumbnails) are
             from ..graphics import square_columns
 
-            art.styles.width = square_columns(ART_HEIGHT, ART_WIDTH)
-        yield art
-        yield Label("", classes="title")
-        yield Label("", classes="meta")
+            self.art.styles.width = square_columns(ART_HEIGHT, ART_WIDTH)
+        self.name_label = Label("", classes="title")
+        self.meta_label = Label("", classes="meta")
+        yield from (self.art, self.name_label, self.meta_label)
 
     def show(self, index: int, hit, thumbnail) -> None:
         """Hold a result; what did not change is not touched (each change costs a redraw)."""
@@ -49,12 +50,11 @@ class CoverTile(Vertical):
             more = f" +{len(hit.tracks) - 1}" if len(hit.tracks) > 1 else ""
             copies = f" ×{len(hit.copies) + 1}" if hit.copies else ""  # one picture, several covers
             score = f" · {hit.score:.3f}" if hit.score is not None else ""
-            self.query_one(".title", Label).update(clean(hit.title), layout=False)  # fixed size: no relayout
-            self.query_one(".meta", Label).update(f"{clean(hit.artists)[:TILE_WIDTH - 12]}{more}{copies}{score}",
-                                                  layout=False)
+            self.name_label.update(clean(hit.title), layout=False)  # fixed size: no relayout
+            self.meta_label.update(f"{clean(hit.artists)[:TILE_WIDTH - 12]}{more}{copies}{score}", layout=False)
         if thumbnail is not self.thumbnail:
             self.thumbnail = thumbnail
-            self.query_one(".art").image = thumbnail
+            self.art.image = thumbnail
 
     def mark(self, marked: bool) -> None:
         if marked != self.has_class("-marked"):
