@@ -2,7 +2,7 @@
 another size, format or quality hashes alike) and its colour (the dominant hue, for a rainbow order).
 
 Measured once per cover by the sync, after its download, and kept in the catalog. Copies are told by
-the hash and the mean colour, never by embeddings, whose distances differ from model to model.
+the hash and a 4 x 4 colour grid, never by embeddings, whose distances differ from model to model.
 """
 
 from __future__ import annotations

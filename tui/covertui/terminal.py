@@ -187,7 +187,7 @@ def _decide_in_tmux(tmux: Tmux, env: dict) -> Choice:
         choice.hint = f"Add `set -g allow-passthrough on` to {TMUX_CONF} for real covers (kitty graphics)."
     elif kitty_outside:
         choice.hint = "tmux >= 3.3 with `set -g allow-passthrough on` shows real covers in kitty."
-    elif name in SIXEL_TERMINALS or name == "xterm":
+    elif name in SIXEL_TERMINALS:
         choice.hint = "tmux >= 3.4 built with sixel support shows real covers in this terminal."
     return choice
 

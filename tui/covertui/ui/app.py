@@ -284,7 +284,7 @@ class CovertuiApp(TrackActions, App):
         """The next order: best match (with words), recently added, colour, artist."""
         orders = list(ORDERS) if self.query_one("#query", Input).value.strip() else list(ORDERS)[1:]
         shown = "recent" if self.order == "relevance" and orders[0] != "relevance" else self.order
-        self.order = orders[(orders.index(shown) + 1) % len(orders)] if shown in orders else orders[0]
+        self.order = orders[(orders.index(shown) + 1) % len(orders)]
         self.search_now()  # the grid's border says the order
 
     def sort_by(self, order: str) -> None:

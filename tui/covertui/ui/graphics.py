@@ -5,8 +5,9 @@ The terminal is identified by covertui (terminal.py), not by textual-image, whic
 terminal when it is imported: inside tmux its kitty query becomes the pane title, and it cannot
 tell kitty 0.26 (no placeholders) from 0.35. So textual-image is imported as if stdout were no
 terminal, with the cell size covertui measured given through its TEXTUAL_CELL_* variables. The
-internals used (the cell size helper, the kitty message writer wrapped for tmux) are guarded here,
-checked on 0.12 and 0.13, with a fallback if a release moves them.
+internals used (the cell size helper, the kitty message writer wrapped for tmux, the sixel widget's
+placeholder renderable) are guarded here, checked on 0.12 and its newest source, with a fallback
+if a release moves them.
 """
 
 from __future__ import annotations

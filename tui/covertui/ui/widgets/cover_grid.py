@@ -43,8 +43,10 @@ class CoverGrid(Widget, can_focus=True):
         self.marked: dict[str, None] = {}  # cover ids, in the order they were marked; kept from search to search
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="empty")
-        yield Vertical(id="tiles")
+        # kept, not queried (as the tiles keep theirs): a draw that awaited may find them removed
+        self.empty = Static("", id="empty")
+        self.box = Vertical(id="tiles")
+        yield from (self.empty, self.box)
 
     @property
     def columns(self) -> int:
@@ -65,9 +67,9 @@ class CoverGrid(Widget, can_focus=True):
         self.thumbnails = list(thumbnails[:len(hits)]) + [None] * (len(hits) - len(thumbnails))
         self.top = 0
         self.set_reactive(CoverGrid.selected, next((i for i, h in enumerate(hits) if h.cover == before), 0))
-        self.query_one("#empty", Static).update(empty_message or "No matching covers.")
-        self.query_one("#empty").display = not hits
-        self.query_one("#tiles").display = bool(hits)
+        self.empty.update(empty_message or "No matching covers.")
+        self.empty.display = not hits
+        self.box.display = bool(hits)
         await self._draw()
 
     def add_thumbnails(self, hits, start: int, thumbnails: list) -> None:
@@ -88,15 +90,11 @@ class CoverGrid(Widget, can_focus=True):
             self.post_message(PageSizeChanged(page_size))
         wanted = min(self.page_size, len(self.hits))
         async with self._mounting:
-            if not self.is_attached:  # the app closed while another draw held the lock
-                return
-            if len(self.tiles) < wanted:
+            if len(self.tiles) < wanted and self.box.is_attached:  # not when the app closed meanwhile
                 fresh = [CoverTile(self.image_class) for _ in range(len(self.tiles), wanted)]
-                await self.query_one("#tiles").mount_all(fresh)
+                await self.box.mount_all(fresh)
                 self.tiles += fresh  # only now: a tile is bound once its children exist
-        if not self.is_attached:  # the app closed while the tiles were mounted
-            return
-        self.query_one("#tiles").styles.grid_size_columns = self.columns
+        self.box.styles.grid_size_columns = self.columns
         self._scroll_to(self.selected)
         self._bind()
 
