@@ -101,14 +101,15 @@ class FakeTerminal:
         with self._lock:
             return bytes(self.output).decode("utf-8", "replace")
 
-    def wait_for(self, needle: str, timeout: float = 60) -> str:
+    def wait_for(self, needle: str, timeout: float = 60, after: int = 0) -> str:
+        """The output once `needle` is in it (past offset `after`: written since then)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if needle in self.text():
+            if needle in self.text()[after:]:
                 return self.text()
-            if self.process.poll() is not None and needle not in self.text():
+            if self.process.poll() is not None:
                 time.sleep(0.2)  # the last output may still be on its way
-                if needle in self.text():
+                if needle in self.text()[after:]:
                     return self.text()
                 break
             time.sleep(0.05)

@@ -76,10 +76,13 @@ def test_decisions_from_answers():
 
 
 @pytest.mark.parametrize("tmux, protocol, hint", [
-    (Tmux("3.3a", "kitty(0.35.2)", "xterm-kitty", set(), "on"), "kitty", ""),
-    (Tmux("3.3a", "kitty(0.35.2)", "xterm-kitty", set(), "off"), "halfcell", "set -g allow-passthrough on"),
-    (Tmux("3.2a", "", "xterm-kitty", set(), ""), "halfcell", "tmux >= 3.3"),
-    (Tmux("3.3a", "kitty(0.26.5)", "xterm-kitty", set(), "on"), "halfcell", ""),
+    (Tmux("3.3a", "kitty(0.35.2)", "xterm-kitty", {"RGB"}, "on"), "kitty", ""),
+    (Tmux("3.3a", "kitty(0.35.2)", "xterm-kitty", {"RGB"}, "off"), "halfcell", "`set -g allow-passthrough on` to"),
+    (Tmux("3.3a", "kitty(0.35.2)", "xterm-kitty", set(), "on"),  # 24-bit colour rounded: the ids would be
+     "halfcell", "`set -as terminal-features ',xterm-kitty:RGB'` to"),
+    (Tmux("3.3a", "kitty(0.35.2)", "xterm-kitty", set(), "off"), "halfcell", "on` and `set -as terminal-features"),
+    (Tmux("3.2a", "", "xterm-kitty", {"RGB"}, ""), "halfcell", "tmux >= 3.3"),
+    (Tmux("3.3a", "kitty(0.26.5)", "xterm-kitty", {"RGB"}, "on"), "halfcell", ""),
     (Tmux("3.4", "XTerm(379)", "xterm", {"sixel", "RGB"}, "off"), "sixel", ""),
     (Tmux("3.3a", "XTerm(379)", "xterm-256color", {"RGB"}, "off"), "halfcell", "tmux >= 3.4 built with sixel"),
 ])

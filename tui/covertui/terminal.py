@@ -177,14 +177,19 @@ def _decide_in_tmux(tmux: Tmux, env: dict) -> Choice:
     passthrough = tmux.passthrough in ("on", "all")
     new_enough = _version(tmux.version) >= TMUX_PASSTHROUGH
     kitty_outside = _placeholders(name, outer.version) if outer.version else name in PLACEHOLDERS | {"kitty"}
-    if kitty_outside and passthrough and new_enough:
+    rgb = "RGB" in tmux.features  # else tmux rounds the placeholders' colour, which is the image id
+    if kitty_outside and passthrough and new_enough and rgb:
         return Choice("kitty", f"{terminal}: kitty graphics through allow-passthrough", terminal=terminal,
                       passthrough=True)
     if "sixel" in tmux.features:
         return Choice("sixel", f"{terminal}: tmux draws sixel", terminal=terminal)
     choice = Choice("halfcell", f"{terminal}: tmux lets no pictures through", terminal=terminal)
     if kitty_outside and new_enough:
-        choice.hint = f"Add `set -g allow-passthrough on` to {TMUX_CONF} for real covers (kitty graphics)."
+        lines = ["set -g allow-passthrough on"] * (not passthrough) + \
+                [f"set -as terminal-features ',{tmux.termname or 'xterm-kitty'}:RGB'"] * (not rgb)
+        if passthrough:
+            choice.reason = f"{terminal}: tmux sends no 24-bit colour, which kitty graphics placeholders need"
+        choice.hint = f"Add {' and '.join(f'`{line}`' for line in lines)} to {TMUX_CONF} for real covers (kitty graphics)."
     elif kitty_outside:
         choice.hint = "tmux >= 3.3 with `set -g allow-passthrough on` shows real covers in kitty."
     elif name in SIXEL_TERMINALS:

@@ -19,7 +19,7 @@ from textual.widgets import Footer, Input
 from ..config import ORDERS, Settings
 from ..errors import CovertuiError, NothingIndexed
 from ..progress import CancelToken
-from .graphics import sixel_preparer, thumbnail_pixels
+from .graphics import preparer, thumbnail_pixels
 from .idle_gc import IdleCollector
 from .messages import (DetailsRequested, IndexReloaded, ModelFailed, ModelLoaded, PageSizeChanged, SearchFailed,
                        SearchFinished, SourcesChecked, SourcesLoaded, SourcesRefreshFailed, SyncFinished,
@@ -78,7 +78,7 @@ class CovertuiApp(TrackActions, App):
             on_results=lambda result, thumbs: self.post_message(SearchFinished(result, thumbs)),
             on_thumbnails=lambda hits, start, thumbs: self.post_message(ThumbnailsDecoded(hits, start, thumbs)),
             on_failed=lambda error: self.post_message(SearchFailed(str(error), isinstance(error, NothingIndexed))),
-            prepare=sixel_preparer(protocol, ART_WIDTH, ART_HEIGHT))
+            prepare=preparer(protocol, ART_WIDTH, ART_HEIGHT))
         self.collector = IdleCollector(GC_IDLE, busy=lambda: self.searches.busy)
 
     @property

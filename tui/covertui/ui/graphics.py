@@ -4,10 +4,12 @@ textual-image beyond its public widgets.
 The terminal is identified by covertui (terminal.py), not by textual-image, which queries the
 terminal when it is imported: inside tmux its kitty query becomes the pane title, and it cannot
 tell kitty 0.26 (no placeholders) from 0.35. So textual-image is imported as if stdout were no
-terminal, with the cell size covertui measured given through its TEXTUAL_CELL_* variables. The
-internals used (the cell size helper, the kitty message writer wrapped for tmux, the sixel widget's
-placeholder renderable) are guarded here, checked on 0.12 and its newest source, with a fallback
-if a release moves them.
+terminal, with the cell size covertui measured given through its TEXTUAL_CELL_* variables.
+
+Real pixels are drawn by covertui's own widgets (sixel.py, kitty.py), set in textual-image's
+widgets for their image property and sizing. The internals used are guarded here, checked on
+0.12 and its newest source: textual-image's cell size helper (a default where it is missing) and
+Textual's driver writer (`write_ahead`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import NamedTuple
 
-CLASS_NAMES = {"kitty": "TGPImage", "sixel": "SixelImage", "halfcell": "HalfcellImage", "unicode": "UnicodeImage"}
+CLASS_NAMES = {"halfcell": "HalfcellImage", "unicode": "UnicodeImage"}  # textual-image's, for the text protocols
 TEXT_PROTOCOLS = ("halfcell", "unicode")  # drawn with characters: no pixels of their own
 DEFAULT_CELL = (10, 20)  # VT340's, what textual-image assumes too when a terminal does not say
 
@@ -40,61 +42,60 @@ class Graphics:
 def choose_graphics(choice: str = "auto", detected=None) -> Graphics:
     """The protocol named (kitty, sixel, halfcell, unicode), or for "auto" the one the terminal
     (terminal.identify(), or `detected`) can show."""
-    from ..terminal import Choice, identify
+    from ..terminal import Choice, identify, passthrough
 
     if choice == "auto":
         detected = detected or identify()
     else:
-        detected = Choice(choice, "forced (--graphics or COVERTUI_GRAPHICS)", cell=(detected.cell if detected else None))
+        detected = Choice(choice, "forced (--graphics or COVERTUI_GRAPHICS)", cell=(detected.cell if detected else None),
+                          passthrough=bool(os.environ.get("TMUX")))  # kitty graphics in tmux: wrapped
     _import_textual_image(detected.cell or _ioctl_cell())
-    import textual_image.renderable as renderables
-    import textual_image.widget as widgets
-
     protocol = detected.protocol
-    if protocol == "kitty" and detected.passthrough and not _wrap_kitty_for_tmux():
-        protocol = "halfcell"  # a textual-image that writes kitty graphics some other way: blocks always work
-    widget_class = getattr(widgets, CLASS_NAMES[protocol])
     if protocol in TEXT_PROTOCOLS:
-        widget_class = with_line_cache(widget_class, getattr(renderables, CLASS_NAMES[protocol]))
+        import textual_image.renderable as renderables
+        import textual_image.widget as widgets
+
+        name = CLASS_NAMES[protocol]
+        widget_class = with_line_cache(getattr(widgets, name), getattr(renderables, name))
     elif protocol == "sixel":
-        widget_class = with_sixel_cache(widget_class)
+        widget_class = sixel_art()
     else:
-        widget_class = type(widget_class.__name__, (widget_class,), {"draws_pixels": True},
-                            Renderable=getattr(renderables, CLASS_NAMES[protocol]))
+        if os.environ.get("COLORTERM") not in ("truecolor", "24bit"):
+            os.environ["COLORTERM"] = "truecolor"  # the placeholders' colour is the image id: not to be rounded
+        widget_class = kitty_art(passthrough if detected.passthrough else None)
     return Graphics(protocol, widget_class, detected.reason, detected.hint, detected.terminal)
 
 
-def with_sixel_cache(widget_class):
-    """textual-image's sixel widget, drawing with ui/sixel.py: encodings cached by content (filled
-    ahead of time by the search worker), a tile cut off at the bottom cut from its full encoding, the
-    cells under the picture blanked first and the cursor left where the line goes on (textual-image
-    leaves those cells unwritten and ends one line too low, so a closed dialog's text stayed in the
-    gaps between covers). Falls back to the plain widget where a release moves `_NoopRenderable`."""
-    from rich.control import Control
-    from rich.segment import Segment
+def _pixel_art():
+    """The base of covertui's widgets that draw real pixels (they replace textual-image's, which send
+    a picture again at every render): the picture scaled to the cells it fills (the thumbnails come
+    at that size), nothing under a dialog (a picture would be drawn over it); a subclass's
+    `draw(picture, crop, region, cell)` gives the strips."""
     from textual.css.query import NoMatches
     from textual.dom import NoScreen
-    from textual.strip import Strip
     from textual.widget import Widget
 
-    from . import sixel
+    class PixelArt(Widget, can_focus=False):
+        draws_pixels = True
 
-    try:
-        from textual_image.widget.sixel import _NoopRenderable
-    except ImportError:
-        return widget_class
+        def __init__(self, image=None, *, classes: str | None = None) -> None:
+            super().__init__(classes=classes)
+            self._image = image
 
-    class Sixels(Widget, can_focus=False):
-        DEFAULT_CSS = "Sixels { width: 100%; height: 100%; }"
+        @property
+        def image(self):
+            return self._image
 
-        def __init__(self, image) -> None:
-            super().__init__()
-            self.image = image
+        @image.setter
+        def image(self, image) -> None:
+            if image is not self._image:
+                self._image = image
+                self.refresh()
 
         def render_lines(self, crop):
             try:
-                if self.image is None or not self.screen.is_active:
-                    return []  # under a dialog a picture would be drawn over it
+                if self._image is None or not self.screen.is_active:
+                    return []
                 region = self.screen.find_widget(self).visible_region
             except (NoScreen, NoMatches):
                 return []
@@ -102,7 +103,26 @@ def with_sixel_cache(widget_class):
             width, height = self.content_size.width * cell.width, self.content_size.height * cell.height
             if not (width and height and crop.width and crop.height):
                 return []
-            picture = self.image if self.image.size == (width, height) else self.image.resize((width, height))
+            picture = self._image if self._image.size == (width, height) else self._image.resize((width, height))
+            return self.draw(picture, crop, region, cell)
+
+    return PixelArt
+
+
+def sixel_art():
+    """Covers drawn with ui/sixel.py: encodings cached by content (filled ahead of time by the search
+    worker), a tile cut off at the bottom cut from its full encoding, the cells under the picture
+    blanked first and the cursor left where the line goes on (textual-image leaves those cells
+    unwritten and ends one line too low, so a closed dialog's text stayed in the gaps between covers)."""
+    from rich.control import Control
+    from rich.segment import Segment
+    from textual.strip import Strip
+
+    from . import sixel
+
+    class SixelArt(_pixel_art()):
+        def draw(self, picture, crop, region, cell):
+            width, height = picture.size
             data = sixel.encoded(picture)
             if crop.x or crop.width != self.content_size.width:  # cut at the side: rare (an overlay)
                 data = sixel.encoded(picture.crop((crop.x * cell.width, crop.y * cell.height,
@@ -115,13 +135,51 @@ def with_sixel_cache(widget_class):
                     Segment(Control.move_to(region.right, region.bottom - 1).segment.text)]
             return [Strip([blank], crop.width)] * (crop.height - 1) + [Strip(last, crop.width)]
 
-    class SixelImage(widget_class, Renderable=_NoopRenderable):
-        draws_pixels = True
+    return SixelArt
 
-        def compose(self):
-            yield Sixels(self.image)
 
-    return SixelImage
+def kitty_art(wrap=None):
+    """Covers drawn with ui/kitty.py: each picture is sent to the terminal once a session and drawn
+    again as placeholder text. The transmission goes through Textual's own writer, ahead of the frame
+    whose text shows it; `wrap` wraps it for tmux."""
+    import atexit
+    import sys
+
+    from rich.color import Color
+    from rich.segment import Segment
+    from rich.style import Style
+    from textual.strip import Strip
+
+    from . import kitty
+
+    def release() -> None:  # the app is gone: free the terminal's memory
+        leftover = KittyArt.images.release()
+        if leftover and sys.__stderr__ is not None and sys.__stderr__.isatty():
+            sys.__stderr__.write(leftover)
+            sys.__stderr__.flush()
+
+    atexit.register(release)
+
+    class KittyArt(_pixel_art()):
+        images = kitty.Images(wrap=wrap)
+
+        def draw(self, picture, crop, region, cell):
+            image_id, first = self.images.show(picture, self.content_size.width, self.content_size.height)
+            if first:
+                write_ahead(self.app, first)
+            style = Style(color=Color.from_rgb(*kitty.colour(image_id)))
+            rows = kitty.placeholder_rows(image_id, range(crop.x, crop.right), range(crop.y, crop.bottom))
+            return [Strip([Segment(text, style)], crop.width) for text in rows]
+
+    return KittyArt
+
+
+def write_ahead(app, data: str) -> None:
+    """Write `data` to the terminal ahead of the frame being drawn: through the driver's writer, which
+    the frame goes through next (textual-image writes to stdout itself, which can cut into a frame)."""
+    driver = getattr(app, "_driver", None)
+    if driver is not None:
+        driver.write(data)
 
 
 def square_columns(rows: int, limit: int) -> int:
@@ -174,29 +232,6 @@ def _import_textual_image(cell: tuple[int, int] | None) -> None:
         sys.__stdout__ = real
 
 
-def _wrap_kitty_for_tmux() -> bool:
-    """Make textual-image's kitty graphics messages pass through tmux to the outer terminal."""
-    from ..terminal import passthrough
-
-    try:
-        from textual_image.renderable import tgp
-
-        original = tgp._send_tgp_message
-    except (ImportError, AttributeError):
-        return False
-    if getattr(original, "wrapped_for_tmux", False):
-        return True
-
-    def send(*, payload: str | None = None, **kwargs) -> None:
-        keys = ",".join(f"{k}={v}" for k, v in kwargs.items() if v is not None)
-        sys.__stdout__.write(passthrough(f"\x1b_G{keys}{';' + payload if payload else ''}\x1b\\"))
-        sys.__stdout__.flush()
-
-    send.wrapped_for_tmux = True
-    tgp._send_tgp_message = send
-    return True
-
-
 def cell_size() -> CellSize | None:
     """The terminal's cell size in pixels as textual-image measured it; None where it cannot say."""
     try:
@@ -217,17 +252,18 @@ def thumbnail_pixels(protocol: str, columns: int, rows: int) -> int:
     return max(2 * columns, min(320, columns * width, rows * height))
 
 
-def sixel_preparer(protocol: str, columns: int, rows: int):
-    """For the search worker: encode each thumbnail as the sixel widget will draw it (None otherwise)."""
-    if protocol != "sixel":
+def preparer(protocol: str, columns: int, rows: int):
+    """For the search worker: encode each thumbnail as the sixel or kitty widget will draw it (None
+    for the text protocols, which draw from the thumbnail itself)."""
+    if protocol not in ("sixel", "kitty"):
         return None
     from functools import partial
 
-    from . import sixel
+    from . import kitty, sixel
 
     cell = cell_size() or CellSize(*DEFAULT_CELL)
     size = (square_columns(rows, columns) * cell.width, rows * cell.height)
-    return partial(sixel.prepare, size=size)
+    return partial((sixel if protocol == "sixel" else kitty).prepare, size=size)
 
 
 _LINES: OrderedDict = OrderedDict()

@@ -50,7 +50,7 @@ class SearchRunner:
     def __init__(self, thumbnail_size: int, on_results: Callable, on_thumbnails: Callable, on_failed: Callable,
                  top: int = TOP, prepare: Callable | None = None) -> None:
         self.thumbnail_size = thumbnail_size
-        self.prepare = prepare  # (thumbnail) -> None: what drawing it will need, done here (sixel encoding)
+        self.prepare = prepare  # (thumbnail) -> None: what drawing it will need, done here (sixel, kitty PNG)
         self.on_results = on_results
         self.on_thumbnails = on_thumbnails
         self.on_failed = on_failed

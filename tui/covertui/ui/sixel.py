@@ -83,14 +83,15 @@ def encode(image) -> str:
     return b"".join(out).decode("ascii")
 
 
-def _key(image) -> bytes:
+def content_key(image) -> bytes:
+    """A picture's identity: its pixels, mode and size (kitty.py keys by it too)."""
     return hashlib.blake2b(image.tobytes(), digest_size=16, person=b"%s%dx%d" % (image.mode.encode(), *image.size)).digest()
 
 
 def encoded(image) -> str:
     """The sixel data of `image` (RGB, as the widget scaled and cropped it), from the cache when the
     same pixels were encoded before."""
-    key = _key(image)
+    key = content_key(image)
     with _lock:
         data = _cache.get(key)
         if data is not None:

@@ -1,0 +1,117 @@
+"""Kitty graphics: each picture sent to the terminal once a session and shown again as placeholder
+text. Read back from the bytes the app writes on a pty that answers like kitty 0.35: every cell
+refers to a picture sent before it, no picture is sent twice, and the first tile is the first
+result's cover."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from fake_spotify import make_jpeg
+from fake_terminal import FakeTerminal
+from covertui.search import Searcher
+from covertui.ui import kitty
+
+COVERTUI = str(Path(sys.executable).with_name("covertui"))
+COMMAND = re.compile(r"\x1b_G([^;\x1b]*)(?:;([^\x1b]*))?\x1b\\")
+CELLS = re.compile("\x1b\\[([\\d;]*)m((?:\U0010EEEE[^\x1b\n\r]{3})+)")
+MARK = {mark: n for n, mark in enumerate(kitty.MARKS)}
+
+
+def read_kitty(output: str):
+    """(pictures sent: {id: (offset, columns, rows, PNG bytes)}, how often each id was sent,
+    cells drawn: [(offset, id, row, column)], deleted ids) from what the app wrote."""
+    sent, times, deleted, receiving = {}, {}, [], None
+    for match in COMMAND.finditer(output):
+        keys = dict(pair.split("=", 1) for pair in match.group(1).split(",") if pair)
+        if keys.get("a") == "T":
+            receiving = int(keys["i"])
+            times[receiving] = times.get(receiving, 0) + 1
+            sent[receiving] = [match.start(), int(keys["c"]), int(keys["r"]), match.group(2) or ""]
+        elif keys.get("a") == "d":
+            deleted.append(int(keys["i"]))
+        elif receiving is not None:
+            sent[receiving][3] += match.group(2) or ""
+        if keys.get("m") == "0":
+            receiving = None
+    pictures = {i: (at, c, r, base64.b64decode(data)) for i, (at, c, r, data) in sent.items()}
+    cells = []
+    for match in CELLS.finditer(output):
+        colour = re.search(r"(?:^|;)38;2;(\d+);(\d+);(\d+)", match.group(1))
+        assert colour, f"placeholders without a 24-bit colour: {match.group(1)!r}"
+        low = int(colour.group(1)) << 16 | int(colour.group(2)) << 8 | int(colour.group(3))
+        text = match.group(2)
+        for n in range(0, len(text), 4):
+            cells.append((match.start(), MARK[text[n + 3]] << 24 | low, MARK[text[n + 1]], MARK[text[n + 2]]))
+    return pictures, times, cells, deleted
+
+
+def test_a_picture_is_sent_once_and_its_placeholders_name_it():
+    images = kitty.Images(limit=2)
+    covers = [Image.open(io.BytesIO(make_jpeg(n, size=60))).convert("RGB") for n in range(3)]
+    first_id, data = images.show(covers[0], 6, 3)
+    pictures, times, _, _ = read_kitty(data)
+    assert times == {first_id: 1} and pictures[first_id][1:3] == (6, 3)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(pictures[first_id][3])).convert("RGB")),
+                          np.asarray(covers[0]))  # PNG: exact
+    assert images.show(covers[0].copy(), 6, 3) == (first_id, "")  # the same pixels: nothing to send
+    assert images.show(covers[0], 4, 2)[1]  # another size is another placement
+    rows = kitty.placeholder_rows(first_id, range(1, 3), range(2, 3))
+    row = rows[0]
+    assert len(rows) == 1 and row.count(kitty.PLACEHOLDER) == 2
+    assert (MARK[row[1]], MARK[row[2]], MARK[row[3]]) == (2, 1, first_id >> 24)
+    _, evicting = images.show(covers[1], 6, 3)  # a third picture: the least recently drawn one goes
+    assert read_kitty(evicting)[3] == [first_id]
+    assert read_kitty(images.show(covers[0], 6, 3)[1])[1]  # so it is sent again when needed
+    assert len(read_kitty(images.release())[3]) == 2
+
+
+def test_kitty_pictures_are_sent_once_and_drawn_again_as_text(synced, cli_env):
+    first = Searcher(synced).search("a red cover", top=1).hits[0]
+    expected = np.asarray(Image.open(first.path).convert("RGB"), dtype=np.float64).reshape(-1, 3).mean(0)
+    env = {**cli_env, "HF_HUB_OFFLINE": "1", "TERM": "xterm-kitty"}
+    for name in ("TMUX", "KITTY_WINDOW_ID", "TERM_PROGRAM", "COLORTERM"):
+        env.pop(name, None)
+    term = FakeTerminal("kitty-0.35", [COVERTUI], env)
+    try:
+        term.wait_for("graphics: kitty")
+        browsed = len(term.wait_for("all covers by"))  # the first browse, drawn
+        term.type("a red cover")
+        queried = len(term.wait_for("covers by best match", 60, after=browsed))
+        term.type("\x7f" * len("a red cover"))  # back to browsing: the same covers again
+        browsed_again = len(term.wait_for("all covers by", 60, after=queried))
+        term.type("\x1b[B")  # to the covers
+        term.wait_for("Right", 30, after=browsed_again)
+        term.type("?")  # help
+        helped = len(term.wait_for("covertui keys", 30, after=browsed_again))
+        term.type("\x1b")
+        try:
+            term.wait_for(kitty.PLACEHOLDER, 30, after=helped)  # the covers drawn again
+        except AssertionError:
+            open("/tmp/kitty_out.txt", "w").write(repr(term.text()[helped:]))
+            raise
+        term.type("\x11")
+        assert term.process.wait(30) == 0
+    finally:
+        term.close()
+    output = term.text()
+    pictures, times, cells, deleted = read_kitty(output)
+    assert cells and pictures
+    assert max(times.values()) == 1, "a picture was sent twice"
+    for at, image_id, row, column in cells:
+        assert image_id in pictures and pictures[image_id][0] < at, "a cell drawn before its picture was sent"
+        assert row < pictures[image_id][2] and column < pictures[image_id][1]
+    assert not [p for p in pictures.values() if p[0] > browsed_again], \
+        "browsing again or closing a dialog sent pictures again"
+    first_cell = next(i for at, i, row, column in cells if row == column == 0 and browsed < at < queried)
+    picture = Image.open(io.BytesIO(pictures[first_cell][3])).convert("RGB")
+    assert np.abs(np.asarray(picture, dtype=np.float64).reshape(-1, 3).mean(0) - expected).max() < 25
+    assert sorted(deleted) == sorted(pictures), "the app's pictures are deleted when it ends"
