@@ -5,6 +5,7 @@ terminal, and in a real tmux whose pane title must stay untouched."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -119,3 +120,30 @@ def test_in_tmux_nothing_reaches_the_pane_title(tmp_path):
         subprocess.run([*tmux, "kill-server"], capture_output=True)
     assert "Gi=" not in after and after == title
     assert "halfcell" in report and "in tmux 3." in report
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_in_tmux_the_clipboard_lines_doctor_gives_make_copies_reach_the_clipboard(tmp_path):
+    """tmux attached to a terminal (a pty): doctor's clipboard hint, applied to the config line by line,
+    until a copy as Textual sends it (OSC 52, `c`) reaches the outer terminal naming the clipboard."""
+    env = {k: v for k, v in os.environ.items() if k != "TMUX"}
+    env.update(TERM="xterm-256color", COVERTUI_HOME=str(tmp_path / "home"), SPOTIPY_CLIENT_ID="")
+    conf, lines, forwarded = tmp_path / "tmux.conf", [], []
+    for attempt in range(3):
+        conf.write_text("".join(line + "\n" for line in lines))
+        report = tmp_path / f"doctor{attempt}.json"
+        pane = f"{COVERTUI} doctor --json > {report}; printf '\\033]52;c;aGVsbG8=\\007copied-then'; sleep 30"
+        term = FakeTerminal("xterm-sixel", ["tmux", "-S", str(tmp_path / "tmux.sock"), "-f", str(conf), "new-session",
+                                            "-x", "150", "-y", "40", pane], env)
+        try:
+            output = term.wait_for("copied-then")  # tmux hands an OSC 52 on before it draws what follows
+        finally:
+            subprocess.run(["tmux", "-S", str(tmp_path / "tmux.sock"), "kill-server"], capture_output=True)
+            term.close()
+        clipboard = next(c for c in json.loads(report.read_text()) if c["name"] == "tmux set-clipboard")
+        forwarded.append(output[output.index("]52;"):output.index("]52;") + 6] if "]52;" in output else "")
+        if not clipboard["hint"]:
+            break
+        lines += [line for line in re.findall(r"`([^`]+)`", clipboard["hint"]) if line.startswith("set ")]
+    assert forwarded == ["", "]52;;a", "]52;c;"]  # dropped (external), PRIMARY (no selection named), clipboard
+    assert clipboard["status"] == "ok" and len(lines) == 2

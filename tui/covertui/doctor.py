@@ -40,7 +40,7 @@ def _size(path: Path) -> tuple[int, int]:
 
 
 def terminal_checks(settings: Settings) -> list[Check]:
-    from .terminal import TMUX_CONF, tmux_info
+    from .terminal import clipboard_hint, tmux_info
     from .ui.graphics import cell_size, choose_graphics
 
     checks = [Check("terminal", "TERM", os.environ.get("TERM", "(unset)"), "info")]
@@ -58,11 +58,9 @@ def terminal_checks(settings: Settings) -> list[Check]:
     checks.append(Check("terminal", "cell size", f"{cell.width}x{cell.height} px" if cell else "unknown", "info"))
     tmux = tmux_info() if in_tmux else None
     if in_tmux:
-        clip = tmux.clipboard if tmux else ""
-        checks.append(Check("clipboard", "tmux set-clipboard", clip or "unknown",
-                            "ok" if clip in ("on", "external") else "warn",
-                            "" if clip in ("on", "external") else f"Add `set -g set-clipboard on` to {TMUX_CONF} so "
-                            "y/Y reach your clipboard (OSC 52)."))
+        hint = clipboard_hint(tmux) if tmux else "tmux did not answer `tmux display`."
+        checks.append(Check("clipboard", "tmux set-clipboard", (tmux.clipboard if tmux else "") or "unknown",
+                            "warn" if hint else "ok", hint))
         passthrough = tmux.passthrough if tmux else ""
         checks.append(Check("terminal", "tmux allow-passthrough", passthrough or "unknown", "info",
                             "used for kitty graphics" if passthrough in ("on", "all") else ""))

@@ -59,6 +59,7 @@ class Tmux:
     features: set[str] = field(default_factory=set)
     passthrough: str = ""  # allow-passthrough: on, all, off
     clipboard: str = ""  # set-clipboard: on, external, off
+    overrides: str = ""  # terminal-overrides, one per line
 
 
 @dataclass
@@ -132,7 +133,23 @@ def tmux_info(run=subprocess.run) -> Tmux | None:
     version, outer, termname, features = (shown.split("|") + ["", "", "", ""])[:4]
     passthrough = tmux("show-options", "-pv", "allow-passthrough") or tmux("show-options", "-gv", "allow-passthrough")
     return Tmux(version, outer, termname, {f for f in features.split(",") if f}, passthrough or "",
-                tmux("show-options", "-gv", "set-clipboard") or "")
+                tmux("show-options", "-gv", "set-clipboard") or "", tmux("show-options", "-sv", "terminal-overrides") or "")
+
+
+CLIPBOARD_MS = r"Ms=\E]52;c%p1%.0s;%p2%s\7"  # OSC 52 to the clipboard, whatever selection tmux names
+
+
+def clipboard_hint(tmux: Tmux) -> str:
+    """What ~/.tmux.conf needs for y/Y to reach the clipboard; "" when it has it. With set-clipboard
+    `external` (the default) or `off`, tmux drops an application's OSC 52; with `on`, tmux 3.3 hands it
+    on with no selection named, which xterm puts in PRIMARY, unless Ms names the clipboard."""
+    if tmux.clipboard != "on":
+        return f"Add `set -g set-clipboard on` to {TMUX_CONF}: with `{tmux.clipboard or 'unset'}` tmux drops y/Y's copies."
+    if "52;c" not in tmux.overrides:
+        line = f"set -as terminal-overrides ',{tmux.termname or 'xterm*'}:{CLIPBOARD_MS}'"
+        return f"Add `{line}` to {TMUX_CONF}: else tmux may pass y/Y's copies on as the primary selection, " \
+               "not the clipboard."
+    return ""
 
 
 def _placeholders(name: str, version: str) -> bool:
