@@ -8,10 +8,14 @@ from __future__ import annotations
 import base64
 import io
 import re
+import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from fake_spotify import make_jpeg
@@ -42,6 +46,7 @@ def read_kitty(output: str):
         if keys.get("m") == "0":
             receiving = None
     pictures = {i: (at, c, r, base64.b64decode(data)) for i, (at, c, r, data) in sent.items()}
+    output = re.sub("\U0010EEEE[^\x1b\x08]{0,3}\x08", "", output)  # tmux draws a cell mark by mark, backing up
     cells = []
     for match in CELLS.finditer(output):
         colour = re.search(r"(?:^|;)38;2;(\d+);(\d+);(\d+)", match.group(1))
@@ -110,3 +115,36 @@ def test_kitty_pictures_are_sent_once_and_drawn_again_as_text(synced, cli_env):
     picture = Image.open(io.BytesIO(pictures[first_cell][3])).convert("RGB")
     assert np.abs(np.asarray(picture, dtype=np.float64).reshape(-1, 3).mean(0) - expected).max() < 25
     assert sorted(deleted) == sorted(pictures), "the app's pictures are deleted when it ends"
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_kitty_pictures_pass_through_a_real_tmux(synced, cli_env, tmp_path):
+    """The app in tmux in "kitty 0.35" (the pty): tmux hands the wrapped pictures on, and its redraws
+    keep the placeholders' 24-bit colour, so every cell names a picture the terminal was sent."""
+    conf = tmp_path / "tmux.conf"
+    conf.write_text("set -g allow-passthrough on\nset -as terminal-features ',xterm-256color:RGB'\n")
+    env = {**cli_env, "HF_HUB_OFFLINE": "1", "TERM": "xterm-256color"}
+    for name in ("TMUX", "KITTY_WINDOW_ID", "TERM_PROGRAM", "COLORTERM"):
+        env.pop(name, None)
+    socket = str(tmp_path / "tmux.sock")
+    term = FakeTerminal("kitty-0.35", ["tmux", "-S", socket, "-f", str(conf), "new-session", "-x", "150", "-y", "48",
+                                       f"{COVERTUI}; sleep 30"], env)
+    try:
+        term.wait_for("graphics: kitty")
+        browsed = len(term.wait_for("all covers by"))
+        term.type("a red cover")
+        term.wait_for("covers by best match", 60, after=browsed)
+        term.wait_for(kitty.PLACEHOLDER, 30, after=browsed)
+        # tmux may draw a frame's text before the pictures sent ahead of it, and drops what passes through
+        # while it owes the terminal a redraw: the app sends them again once it is quiet. Wait for them.
+        for _ in range(300):
+            pictures, times, cells, _ = read_kitty(term.text())
+            if {image_id for _, image_id, _, _ in cells} <= set(pictures):
+                break
+            time.sleep(0.1)
+    finally:
+        subprocess.run(["tmux", "-S", socket, "kill-server"], capture_output=True)
+        term.close()
+    assert cells
+    assert "Ptmux;" not in term.text(), "tmux passed the wrapping on"
+    assert {image_id for _, image_id, _, _ in cells} <= set(pictures), "a picture never reached the terminal"

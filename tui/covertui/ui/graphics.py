@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 CLASS_NAMES = {"halfcell": "HalfcellImage", "unicode": "UnicodeImage"}  # textual-image's, for the text protocols
 TEXT_PROTOCOLS = ("halfcell", "unicode")  # drawn with characters: no pixels of their own
+RESEND_AFTER = 0.5  # s without a new kitty picture, in tmux, before the last ones are sent again
 DEFAULT_CELL = (10, 20)  # VT340's, what textual-image assumes too when a terminal does not say
 
 
@@ -162,14 +163,28 @@ def kitty_art(wrap=None):
 
     class KittyArt(_pixel_art()):
         images = kitty.Images(wrap=wrap)
+        unsure: dict = {}  # in tmux: pictures sent since the app was last quiet, id -> what sent them
+        quiet = None  # the timer that sends them again
 
         def draw(self, picture, crop, region, cell):
             image_id, first = self.images.show(picture, self.content_size.width, self.content_size.height)
             if first:
                 write_ahead(self.app, first)
+                if wrap is not None:  # tmux drops what passes through while it owes the terminal a redraw
+                    KittyArt.unsure[image_id] = first
+                    if KittyArt.quiet is not None:
+                        KittyArt.quiet.stop()
+                    KittyArt.quiet = self.app.set_timer(RESEND_AFTER, self.send_again)
             style = Style(color=Color.from_rgb(*kitty.colour(image_id)))
             rows = kitty.placeholder_rows(image_id, range(crop.x, crop.right), range(crop.y, crop.bottom))
             return [Strip([Segment(text, style)], crop.width) for text in rows]
+
+        def send_again(self) -> None:
+            """Once quiet (tmux has caught up), the pictures of the last burst once more: a picture
+            sent again replaces itself."""
+            unsure, KittyArt.unsure, KittyArt.quiet = KittyArt.unsure, {}, None
+            kept = set(self.images.ids())
+            write_ahead(self.app, "".join(sent for image_id, sent in unsure.items() if image_id in kept))
 
     return KittyArt
 

@@ -148,6 +148,9 @@ class Images:
             if self._next & 0xFFFFFF:  # a colour of 0 reads as no id
                 return self._next
 
+    def ids(self) -> list[int]:
+        return list(self._ids.values())
+
     def release(self) -> str:
         """Delete every picture this session sent (at the end)."""
         out = "".join(self.wrap(delete(image_id)) for image_id in self._ids.values())
