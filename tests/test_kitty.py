@@ -94,8 +94,14 @@ def test_kitty_pictures_are_sent_once_and_drawn_again_as_text(synced, cli_env):
         browsed_again = len(term.wait_for("all covers by", 60, after=queried))
         term.type("\x1b[B")  # to the covers
         term.wait_for("Right", 30, after=browsed_again)
-        term.type("?")  # help
-        helped = len(term.wait_for("covertui keys", 30, after=browsed_again))
+        asked = len(term.text())
+        term.type("?")  # help: the covers around it stay
+        helped = len(term.wait_for("covertui keys", 30, after=asked))
+        for _ in range(300):
+            under_help = {i for _, i, _, _ in read_kitty(term.text()[asked:])[2]}
+            if len(under_help) >= 6:
+                break
+            time.sleep(0.1)
         term.type("\x1b")
         term.wait_for(kitty.PLACEHOLDER, 30, after=helped)  # the covers drawn again
         term.type("\x11")
@@ -109,6 +115,7 @@ def test_kitty_pictures_are_sent_once_and_drawn_again_as_text(synced, cli_env):
     for at, image_id, row, column in cells:
         assert image_id in pictures and pictures[image_id][0] < at, "a cell drawn before its picture was sent"
         assert row < pictures[image_id][2] and column < pictures[image_id][1]
+    assert len(under_help) >= 6, "the covers around the help dialog vanished"
     assert not [p for p in pictures.values() if p[0] > browsed_again], \
         "browsing again or closing a dialog sent pictures again"
     first_cell = next(i for at, i, row, column in cells if row == column == 0 and browsed < at < queried)

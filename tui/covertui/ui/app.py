@@ -97,6 +97,8 @@ class CovertuiApp(TrackActions, App):
         yield Footer()
 
     def on_mount(self) -> None:
+        if getattr(self.image_class, "under_dialogs", False):  # kitty: a dimmed colour would name another picture
+            self.add_class("-clear-dialogs")
         self.query_one(SourcePicker).border_title = "Sources"
         self.query_one("#query").focus()
         self.load_sources(first=True)

@@ -70,7 +70,8 @@ def choose_graphics(choice: str = "auto", detected=None) -> Graphics:
 def _pixel_art():
     """The base of covertui's widgets that draw real pixels (they replace textual-image's, which send
     a picture again at every render): the picture scaled to the cells it fills (the thumbnails come
-    at that size), nothing under a dialog (a picture would be drawn over it); a subclass's
+    at that size), nothing under a dialog unless the subclass draws with text (sixel would be
+    drawn over the dialog); a subclass's
     `draw(picture, crop, region, cell)` gives the strips."""
     from textual.css.query import NoMatches
     from textual.dom import NoScreen
@@ -78,6 +79,7 @@ def _pixel_art():
 
     class PixelArt(Widget, can_focus=False):
         draws_pixels = True
+        under_dialogs = False  # drawn under a dialog (its screen's background then must be transparent)
 
         def __init__(self, image=None, *, classes: str | None = None) -> None:
             super().__init__(classes=classes)
@@ -95,7 +97,7 @@ def _pixel_art():
 
         def render_lines(self, crop):
             try:
-                if self._image is None or not self.screen.is_active:
+                if self._image is None or not (self.under_dialogs or self.screen.is_active):
                     return []
                 region = self.screen.find_widget(self).visible_region
             except (NoScreen, NoMatches):
@@ -162,6 +164,7 @@ def kitty_art(wrap=None):
     atexit.register(release)
 
     class KittyArt(_pixel_art()):
+        under_dialogs = True  # text: cut where a dialog lies over it, but its colour must stay as it is
         images = kitty.Images(wrap=wrap)
         unsure: dict = {}  # in tmux: pictures sent since the app was last quiet, id -> what sent them
         quiet = None  # the timer that sends them again
