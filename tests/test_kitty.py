@@ -35,10 +35,13 @@ def read_kitty(output: str):
     sent, times, deleted, receiving = {}, {}, [], None
     for match in COMMAND.finditer(output):
         keys = dict(pair.split("=", 1) for pair in match.group(1).split(",") if pair)
-        if keys.get("a") == "T":
+        if keys.get("a") == "t":
             receiving = int(keys["i"])
             times[receiving] = times.get(receiving, 0) + 1
-            sent[receiving] = [match.start(), int(keys["c"]), int(keys["r"]), match.group(2) or ""]
+            sent[receiving] = [match.start(), 0, 0, match.group(2) or ""]
+        elif keys.get("a") == "p":
+            assert keys["U"] == "1" and int(keys["i"]) in sent, "a placement of a picture never sent"
+            sent[int(keys["i"])][1:3] = int(keys["c"]), int(keys["r"])
         elif keys.get("a") == "d":
             deleted.append(int(keys["i"]))
         elif receiving is not None:

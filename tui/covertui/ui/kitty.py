@@ -92,12 +92,12 @@ def prepare(thumbnail, size: tuple[int, int]) -> None:
 
 
 def transmit(image_id: int, data: str, columns: int, rows: int) -> str:
-    """Send a PNG (base64) as image `image_id` with a virtual placement of `columns` x `rows` cells:
-    the placeholders show it. q=2: the terminal answers nothing (Textual reads the input)."""
+    """Send a PNG (base64) as image `image_id`, then a virtual placement of `columns` x `rows` cells
+    for the placeholders to show. q=2: the terminal answers nothing (Textual reads the input)."""
     chunks = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)] or [""]
-    first = message(chunks[0], a="T", U=1, i=image_id, f=100, c=columns, r=rows, q=2, m=int(len(chunks) > 1))
+    first = message(chunks[0], a="t", i=image_id, f=100, q=2, m=int(len(chunks) > 1))
     rest = [message(chunk, q=2, m=int(n < len(chunks) - 1)) for n, chunk in enumerate(chunks[1:], 1)]
-    return first + "".join(rest)
+    return first + "".join(rest) + message(a="p", U=1, i=image_id, c=columns, r=rows, q=2)
 
 
 def delete(image_id: int) -> str:
