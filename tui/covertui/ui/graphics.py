@@ -6,10 +6,10 @@ terminal when it is imported: inside tmux its kitty query becomes the pane title
 tell kitty 0.26 (no placeholders) from 0.35. So textual-image is imported as if stdout were no
 terminal, with the cell size covertui measured given through its TEXTUAL_CELL_* variables.
 
-Real pixels are drawn by covertui's own widgets (sixel.py, kitty.py), set in textual-image's
-widgets for their image property and sizing. The internals used are guarded here, checked on
-0.12 and its newest source: textual-image's cell size helper (a default where it is missing) and
-Textual's driver writer (`write_ahead`).
+Real pixels are drawn by covertui's own widgets (with sixel.py and kitty.py); textual-image draws
+the text protocols. The internals used are guarded here, checked on textual-image 0.12 and its
+newest source: its cell size helper (a default where it is missing), and Textual's driver writer
+(`write_ahead`).
 """
 
 from __future__ import annotations
@@ -68,11 +68,10 @@ def choose_graphics(choice: str = "auto", detected=None) -> Graphics:
 
 
 def _pixel_art():
-    """The base of covertui's widgets that draw real pixels (they replace textual-image's, which send
-    a picture again at every render): the picture scaled to the cells it fills (the thumbnails come
-    at that size), nothing under a dialog unless the subclass draws with text (sixel would be
-    drawn over the dialog); a subclass's
-    `draw(picture, crop, region, cell)` gives the strips."""
+    """The base of covertui's widgets that draw real pixels (textual-image's send a picture again at
+    every render): the picture scaled to the cells it fills (the thumbnails come at that size), and
+    nothing under a dialog unless the subclass draws with text (sixel would be drawn over the dialog).
+    A subclass's `draw(picture, crop, region, cell)` gives the strips."""
     from textual.css.query import NoMatches
     from textual.dom import NoScreen
     from textual.widget import Widget
