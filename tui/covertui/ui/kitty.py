@@ -18,10 +18,9 @@ from __future__ import annotations
 import base64
 import io
 import random
-import threading
 from collections import OrderedDict
 
-from .sixel import content_key
+from .sixel import by_content, content_key
 
 PLACEHOLDER = "\U0010EEEE"
 CHUNK = 4096  # base64 characters a message, as the protocol asks
@@ -54,9 +53,6 @@ DIACRITICS = [  # row and column numbers, from kitty's rowcolumn-diacritics.txt
 ]
 # fmt: on
 MARKS = [chr(d) for d in DIACRITICS]
-stats = {"encoded": 0, "reused": 0, "sent": 0, "placed": 0}
-_payloads: OrderedDict = OrderedDict()
-_lock = threading.Lock()
 
 
 def message(payload: str = "", **keys) -> str:
@@ -64,25 +60,12 @@ def message(payload: str = "", **keys) -> str:
     return "\x1b_G" + ",".join(f"{k}={v}" for k, v in keys.items()) + (";" + payload if payload else "") + "\x1b\\"
 
 
+@by_content(PAYLOADS)
 def payload(image) -> str:
-    """The base64 PNG of `image` (RGB, at the size it is drawn), from the cache when the same pixels
-    were encoded before."""
-    key = content_key(image)
-    with _lock:
-        data = _payloads.get(key)
-        if data is not None:
-            _payloads.move_to_end(key)
-            stats["reused"] += 1
-            return data
+    """The base64 PNG of `image` (RGB, at the size it is drawn)."""
     png = io.BytesIO()
     image.convert("RGB").save(png, format="PNG", compress_level=6)
-    data = base64.standard_b64encode(png.getvalue()).decode("ascii")
-    with _lock:
-        _payloads[key] = data
-        stats["encoded"] += 1
-        while len(_payloads) > PAYLOADS:
-            _payloads.popitem(last=False)
-    return data
+    return base64.standard_b64encode(png.getvalue()).decode("ascii")
 
 
 def prepare(thumbnail, size: tuple[int, int]) -> None:
@@ -132,12 +115,10 @@ class Images:
         image_id = self._ids.get(key)
         if image_id is not None:
             self._ids.move_to_end(key)
-            stats["placed"] += 1
             return image_id, ""
         image_id = self._new_id()
         out = [self.wrap(transmit(image_id, payload(image), columns, rows))]
         self._ids[key] = image_id
-        stats["sent"] += 1
         while len(self._ids) > self.limit:
             out.append(self.wrap(delete(self._ids.popitem(last=False)[1])))
         return image_id, "".join(out)

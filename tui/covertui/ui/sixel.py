@@ -3,11 +3,12 @@
 bits along the top band and shape edges), kept by content so that a cover seen before is never
 encoded again, and encoded ahead of time in the search worker so the UI thread only looks tiles up.
 
-Textual-free; ui/graphics.py plugs `encoded()` into textual-image's sixel widget.
+Textual-free; ui/graphics.py draws with `encoded()`.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from collections import OrderedDict
@@ -16,9 +17,6 @@ import numpy as np
 
 COLOURS = 64  # per cover: a photo tile is ~56 KiB at 220 x 220 px (128: ~75 KiB, alike to the eye), a flat one ~3 KiB
 CACHE_SIZE = 600  # tiles: ten screenfuls, ~20 MB at most
-_cache: OrderedDict = OrderedDict()
-_lock = threading.Lock()
-stats = {"encoded": 0, "reused": 0}
 
 
 def paletted(image):
@@ -88,23 +86,39 @@ def content_key(image) -> bytes:
     return hashlib.blake2b(image.tobytes(), digest_size=16, person=b"%s%dx%d" % (image.mode.encode(), *image.size)).digest()
 
 
-def encoded(image) -> str:
-    """The sixel data of `image` (RGB, as the widget scaled and cropped it), from the cache when the
-    same pixels were encoded before."""
-    key = content_key(image)
-    with _lock:
-        data = _cache.get(key)
-        if data is not None:
-            _cache.move_to_end(key)
-            stats["reused"] += 1
+def by_content(limit: int):
+    """Keep what `encode(image)` gives for the `limit` pictures used last, by content: the same
+    pixels are never encoded twice. The wrapped function's `stats` count encodings and reuses."""
+    def wrap(encode):
+        cache: OrderedDict = OrderedDict()
+        lock = threading.Lock()
+        counts = {"encoded": 0, "reused": 0}
+
+        @functools.wraps(encode)
+        def cached(image):
+            key = content_key(image)
+            with lock:
+                data = cache.get(key)
+                if data is not None:
+                    cache.move_to_end(key)
+                    counts["reused"] += 1
+                    return data
+            data = encode(image)
+            with lock:
+                cache[key] = data
+                counts["encoded"] += 1
+                while len(cache) > limit:
+                    cache.popitem(last=False)
             return data
-    data = encode(image)
-    with _lock:
-        _cache[key] = data
-        stats["encoded"] += 1
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return data
+
+        cached.stats = counts
+        return cached
+
+    return wrap
+
+
+encoded = by_content(CACHE_SIZE)(encode)  # the sixel data of a picture (RGB, as the widget scaled and cut it)
+stats = encoded.stats
 
 
 def top(data: str, height: int) -> str:
