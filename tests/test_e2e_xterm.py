@@ -1,6 +1,6 @@
 """The installed `covertui` in a real xterm with sixel graphics, on a virtual X screen (Xvfb), driven
-with xdotool and read from screenshots: the first tile shows the first result's cover, and closing a
-dialog leaves nothing behind between the covers."""
+with xdotool and read from screenshots: the first tile shows the first result's cover, moving the
+selection keeps the pictures, and closing a dialog leaves nothing behind between the covers."""
 
 from __future__ import annotations
 
@@ -104,6 +104,11 @@ def test_covers_are_real_pictures_and_dialogs_leave_nothing_behind(synced, cli_e
                      f"the first result's colour {expected.round()} in the first tile")
         screen.keys("Down")
         before = screen.settled()
+        screen.keys("Right")  # two tiles' borders repainted: their pictures stay, not sent again
+        screen.until(lambda shot: not np.array_equal(shot, before), 30, "the selection moved")
+        assert np.array_equal(art(screen.settled()), art(before)), "the first tile's picture was lost"
+        screen.keys("Left")
+        screen.until(lambda shot: np.array_equal(shot, before), 30, "the selection back on the first tile")
         for opened in (["question"], ["Return"]):  # help, then details
             screen.keys(*opened)
             screen.until(lambda shot: np.abs(shot - before).sum() > 0, 30, "the dialog")

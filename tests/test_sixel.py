@@ -1,16 +1,22 @@
 """The sixel encoder, read back by a small decoder: every pixel drawn once in its palette colour,
-runs compressed, a cut-off tile taken from the full encoding, encodings reused by content."""
+runs compressed, a cut-off tile taken from the full encoding, encodings reused by content; and
+the app on a pty answering like xterm, sending a picture again only where its cells were drawn over."""
 
 from __future__ import annotations
 
 import io
 import re
+import sys
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from fake_spotify import make_jpeg
+from fake_terminal import FakeTerminal
 from covertui.ui import sixel
+
+COVERTUI = str(Path(sys.executable).with_name("covertui"))
 
 
 def decode(data: str) -> tuple[np.ndarray, np.ndarray]:
@@ -80,3 +86,26 @@ def test_encodings_are_reused_by_content():
     assert sixel.stats["encoded"] - before["encoded"] == 3
     sixel.prepare(img.resize((30, 30)), size=(60, 45))
     assert sixel.stats["encoded"] - before["encoded"] == 3
+
+
+def test_the_app_sends_a_picture_again_only_when_its_cells_were_drawn_over(synced, cli_env):
+    """On a pty answering like xterm with sixel: going to the covers repaints the grid (its border
+    shows the focus), and the pictures stay (the cursor steps over them); after a dialog, the
+    pictures it covered are drawn again."""
+    env = {**cli_env, "HF_HUB_OFFLINE": "1", "TERM": "xterm"}
+    env.pop("TMUX", None)
+    term = FakeTerminal("xterm-sixel", [COVERTUI], env)
+    try:
+        term.wait_for("\x1bP0;1;0q", 60)  # pictures
+        browsed = len(term.wait_for("of 40", 60))  # the grid's bottom border: drawn after its tiles
+        term.type("\x1b[B")  # to the covers
+        moved = len(term.wait_for("Right", 30, after=browsed))  # the footer: drawn after the grid
+        term.type("?")
+        helped = len(term.wait_for("covertui keys", 30, after=moved))
+        term.type("\x1b")
+        term.wait_for("\x1bP0;1;0q", 30, after=helped)  # the dialog is gone: what it covered is drawn again
+        term.type("\x11")
+        assert term.process.wait(30) == 0
+    finally:
+        term.close()
+    assert "\x1bP" not in term.text()[browsed:moved], "repainting the grid sent its pictures again"

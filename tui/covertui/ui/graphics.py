@@ -79,6 +79,7 @@ def _pixel_art():
     class PixelArt(Widget, can_focus=False):
         draws_pixels = True
         under_dialogs = False  # drawn under a dialog (its screen's background then must be transparent)
+        shown: tuple | None = None  # what the terminal shows in these cells, where a subclass keeps track
 
         def __init__(self, image=None, *, classes: str | None = None) -> None:
             super().__init__(classes=classes)
@@ -94,9 +95,13 @@ def _pixel_art():
                 self._image = image
                 self.refresh()
 
+        def on_hide(self) -> None:
+            self.shown = None  # other widgets draw where it was
+
         def render_lines(self, crop):
             try:
                 if self._image is None or not (self.under_dialogs or self.screen.is_active):
+                    self.shown = None  # the cells are blanked
                     return []
                 region = self.screen.find_widget(self).visible_region
             except (NoScreen, NoMatches):
@@ -124,6 +129,15 @@ def sixel_art():
 
     class SixelArt(_pixel_art()):
         def draw(self, picture, crop, region, cell):
+            # The same picture in the same cells, nothing drawn over them since (no dialog or other
+            # screen: the screen's resumes count them; no resize): the cursor steps over the cells.
+            # A tile whose border changes (the selection) is repainted whole by Textual.
+            resumes = getattr(self.screen, "stack_updates", None)  # Textual's; None: always draw
+            now = (region, crop, self.app.size, resumes)
+            if (self.shown and self.shown[0] is self._image and self.shown[1:] == now and resumes is not None
+                    and crop.height > 1):  # one line: a hit test, whose lines are never written
+                return [Strip([Segment(f"\x1b[{crop.width}C")], crop.width)] * crop.height
+            self.shown = (self._image, *now) if crop.height > 1 else None
             width, height = picture.size
             data = sixel.encoded(picture)
             if crop.x or crop.width != self.content_size.width:  # cut at the side: rare (an overlay)
