@@ -5,8 +5,8 @@ terminal, and in a real tmux whose pane title must stay untouched."""
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -79,7 +79,7 @@ def test_decisions_from_answers():
 @pytest.mark.parametrize("tmux, protocol, hint", [
     (Tmux("3.3a", "kitty(0.35.2)", "xterm-kitty", {"RGB"}, "on"), "kitty", ""),
     (Tmux("3.3a", "kitty(0.35.2)", "xterm-kitty", {"RGB"}, "off"), "halfcell", "`set -g allow-passthrough on` to"),
-    (Tmux("3.3a", "kitty(0.35.2)", "xterm-kitty", set(), "on"),  # 24-bit colour rounded: the ids would be
+    (Tmux("3.3a", "kitty(0.35.2)", "xterm-kitty", set(), "on"),  # no 24-bit colour: tmux would round the ids
      "halfcell", "`set -as terminal-features ',xterm-kitty:RGB'` to"),
     (Tmux("3.3a", "kitty(0.35.2)", "xterm-kitty", set(), "off"), "halfcell", "on` and `set -as terminal-features"),
     (Tmux("3.2a", "", "xterm-kitty", {"RGB"}, ""), "halfcell", "tmux >= 3.3"),
