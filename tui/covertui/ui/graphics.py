@@ -294,7 +294,7 @@ def preparer(protocol: str, columns: int, rows: int):
 
     cell = cell_size() or CellSize(*DEFAULT_CELL)
     size = (square_columns(rows, columns) * cell.width, rows * cell.height)
-    return partial((sixel if protocol == "sixel" else kitty).prepare, size=size)
+    return partial(sixel.prepare, size=size, encode=sixel.encoded if protocol == "sixel" else kitty.payload)
 
 
 _LINES: OrderedDict = OrderedDict()

@@ -6,9 +6,9 @@ whose foreground colour is the image id. Drawing a cover again, after a search, 
 repaint, costs a screenful of text and no image data: the terminal keeps the pictures. This is
 what textual-image does not do: its widget deletes and sends the PNG again at every render.
 
-The PNGs are made in the search worker (`prepare`), so the UI thread only looks them up. At most
-IMAGES pictures are kept in the terminal; the least recently drawn one is deleted when another
-comes, and all of them when the app ends.
+The PNGs are made in the search worker (`sixel.prepare` with `payload`), so the UI thread only
+looks them up. At most IMAGES pictures are kept in the terminal; the least recently drawn one is
+deleted when another comes, and all of them when the app ends.
 
 Textual-free; ui/graphics.py draws with it.
 """
@@ -66,12 +66,6 @@ def payload(image) -> str:
     png = io.BytesIO()
     image.convert("RGB").save(png, format="PNG", compress_level=6)
     return base64.standard_b64encode(png.getvalue()).decode("ascii")
-
-
-def prepare(thumbnail, size: tuple[int, int]) -> None:
-    """In a worker: encode a thumbnail at the pixel size the widget draws it, so that drawing finds it."""
-    if thumbnail is not None:
-        payload(thumbnail if thumbnail.size == size else thumbnail.resize(size))
 
 
 def transmit(image_id: int, data: str, columns: int, rows: int) -> str:

@@ -131,8 +131,8 @@ def top(data: str, height: int) -> str:
     return f'{head}"1;1;{width};{height // 6 * 6}#' + "-".join(bands[:height // 6]) + "-\x1b\\"
 
 
-def prepare(thumbnail, size: tuple[int, int]) -> None:
-    """In a worker: encode a thumbnail at the pixel size the sixel widget draws it, so that drawing
-    finds it."""
+def prepare(thumbnail, size: tuple[int, int], encode=encoded) -> None:
+    """In a worker: encode a thumbnail at the pixel size the widget draws it (with sixel, or
+    `encode`: kitty's PNG), so that drawing finds it."""
     if thumbnail is not None:
-        encoded(thumbnail if thumbnail.size == size else thumbnail.resize(size))
+        encode(thumbnail if thumbnail.size == size else thumbnail.resize(size))
