@@ -60,7 +60,8 @@ def _resized(rgb, spec: ImageSpec, fast: bool | None) -> np.ndarray:
         hwc = torch.from_numpy(np.array(rgb))  # a writable copy: torch warns on PIL's read-only view
         out = torch.nn.functional.interpolate(hwc.permute(2, 0, 1)[None], size=(size[1], size[0]),
                                               mode=_TORCH_MODES[spec.resample], antialias=True)[0]
-        return out[:, top:top + spec.crop, left:left + spec.crop].contiguous().numpy()
+        # numpy copies: a torch copy of this size opens an OpenMP team for this thread, beside the model's
+        return np.ascontiguousarray(out.numpy()[:, top:top + spec.crop, left:left + spec.crop])
     if size != (w, h):
         rgb = rgb.resize(size, resample=spec.resample)
     rgb = rgb.crop((left, top, left + spec.crop, top + spec.crop))
