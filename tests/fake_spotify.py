@@ -74,7 +74,7 @@ class Fault:
     status: int = 500
     retry_after: float | None = None
     times: int = 1
-    kind: str = "status"  # status | reset | hang | truncate | html | empty | huge | body | redirect
+    kind: str = "status"  # status | reset | hang | truncate | html | empty | huge | body | redirect | trickle
     body: bytes = b""
     hang: float = 30.0
     message: str = "fault"  # kind "status": Spotify's error body, {"error": {"status", "message", "reason"}}
@@ -108,6 +108,7 @@ class Playlist:
     shape: str = "item"  # entries carry "item" (2026) or "track" (older)
     description: str = ""
     public: bool = False
+    extra: dict = field(default_factory=dict)  # fields of the listed playlist object to replace (malformed answers)
 
 
 @dataclass
@@ -121,6 +122,7 @@ class Library:
     devices: list[dict] = field(default_factory=list)  # Spotify Connect devices, as GET /me/player/devices
     played: list[tuple[str, list[str]]] = field(default_factory=list)  # (device id, uris) per play command
     queued: list[tuple[str, str]] = field(default_factory=list)  # (device id, uri)
+    total: object = None  # what pages say their `total` is (None: the real count)
 
     def item(self, uri: str) -> dict:
         """The track or episode object behind a spotify: URI (a bare stub for one the library lacks)."""
@@ -330,6 +332,17 @@ class FakeSpotify:
                     self._send(fault.status, fault.body, "image/jpeg")
                 elif fault.kind == "redirect":
                     self._send(302, b"", "text/plain", {"Location": fault.body.decode()})
+                elif fault.kind == "trickle":  # the real body, a byte every `hang` seconds: each read gets one
+                    body = real_body or b""
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/jpeg")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    for i in range(len(body)):
+                        self.wfile.write(body[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(fault.hang)
+                    self.close_connection = True
                 return True
 
             def do_GET(self) -> None:  # noqa: N802
@@ -551,12 +564,13 @@ class FakeSpotify:
                         "description": pl.description, "public": pl.public,
                         "owner": {"id": pl.owner, "display_name": pl.owner.title()},
                         "items": {"total": len(pl.entries), "href": f"{fake.api_url}playlists/{pl.id}/items"},
-                        "external_urls": {"spotify": f"https://open.spotify.com/playlist/{pl.id}"}}
+                        "external_urls": {"spotify": f"https://open.spotify.com/playlist/{pl.id}"}, **pl.extra}
 
             def _page(self, items: list, limit: int, offset: int, path: str) -> dict:
                 chunk = [self._fix_urls(i) for i in items[offset:offset + limit]]
                 nxt = f"{fake.api_url}{path}?offset={offset + limit}&limit={limit}" if offset + limit < len(items) else None
-                return {"items": chunk, "total": len(items), "limit": limit, "offset": offset, "next": nxt}
+                total = len(items) if fake.library.total is None else fake.library.total
+                return {"items": chunk, "total": total, "limit": limit, "offset": offset, "next": nxt}
 
             def _fix_urls(self, obj):
                 return json.loads(json.dumps(obj).replace('"IMG/', f'"{fake.url}/image/')) if obj is not None else None

@@ -223,7 +223,8 @@ def test_folder_source_needs_no_spotify(make_settings, tmp_path, images):
     (images[0].parent / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
     (images[0].parent / "notes.txt").write_text("not an image")
     summary = synced(settings, folders=[str(images[0].parent)])
-    assert summary.embedded == len(images) and summary.failed == [{"cover": "broken.jpg", "reason": "unreadable image"}]
+    assert summary.embedded == len(images) and summary.failed == [
+        {"cover": "broken.jpg", "reason": "unreadable image: not an image (UnidentifiedImageError)"}]
     hit = Searcher(settings).search(f"image:{images[2]}", top=1).hits[0]
     assert hit.path == str(images[2]) and hit.tracks == []
 
@@ -275,7 +276,7 @@ def test_corrupt_image_in_covers_is_reported_not_fatal(fake, settings, logged_in
     victim.write_bytes(b"\xff\xd8\xff\xe0 truncated")
     summary = synced(settings, liked=True)
     assert summary.embedded == 39
-    assert {"cover": victim.stem, "reason": "unreadable image (OSError)"} in summary.failed
+    assert {"cover": victim.stem, "reason": "unreadable image: not an image (OSError)"} in summary.failed
 
 
 def test_concurrent_model_loads_keep_their_dtype(make_settings, tmp_path):

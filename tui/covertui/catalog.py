@@ -7,6 +7,7 @@ Which covers exist is decided by the files in the covers folder (see covers.py).
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 from collections import Counter
@@ -16,6 +17,10 @@ from pathlib import Path
 from .config import Paths
 from .errors import CovertuiError
 from .spotify.library import Source, Track
+from .text import clean
+
+DATABASE = "cache.db"  # diskcache's file in the catalog folder
+log = logging.getLogger(__name__)
 
 
 class CatalogError(CovertuiError):
@@ -50,13 +55,16 @@ class Catalog:
         import diskcache
 
         self.paths = paths
+        database = paths.catalog_dir / DATABASE
         try:
+            if database.exists() and database.stat().st_size == 0:  # sqlite would take it for a new, empty one
+                raise sqlite3.DatabaseError("its database file is empty")
             paths.catalog_dir.mkdir(parents=True, exist_ok=True)
             self._db = diskcache.Cache(str(paths.catalog_dir), timeout=30)
             self._db.get("sources")
         except (sqlite3.DatabaseError, OSError) as exc:
             raise CatalogError(
-                f"The catalog at {paths.catalog_dir} cannot be opened ({exc}). Move that folder aside "
+                f"The catalog at {clean(str(paths.catalog_dir))} cannot be opened ({exc}). Move that folder aside "
                 "and run `covertui sync` again: downloaded covers are kept and reused."
             ) from None
 
@@ -72,13 +80,20 @@ class Catalog:
     def _get(self, key, default=None):
         try:
             return self._db.get(key, default)
-        except (sqlite3.DatabaseError, OSError, EOFError, ValueError) as exc:
-            raise CatalogError(f"The catalog at {self.paths.catalog_dir} is damaged ({type(exc).__name__}); "
-                               "move it aside and run `covertui sync` again.") from None
+        except Exception as exc:  # sqlite's errors, and whatever unpickling damaged bytes raises
+            raise self.damaged(exc) from None
+
+    def damaged(self, exc: Exception) -> CatalogError:
+        log.warning("catalog damaged: %r", exc)
+        return CatalogError(f"The catalog at {clean(str(self.paths.catalog_dir))} is damaged ({type(exc).__name__}); "
+                            "move it aside and run `covertui sync` again: downloaded covers are kept and reused.")
 
     # sources -----------------------------------------------------------------
     def sources(self) -> dict[str, Source]:
-        return {sid: Source(**data) for sid, data in (self._get("sources") or {}).items()}
+        try:
+            return {sid: Source(**data) for sid, data in (self._get("sources") or {}).items()}
+        except (TypeError, AttributeError) as exc:  # a value of another shape
+            raise self.damaged(exc) from None
 
     def save_sources(self, sources: list[Source], replace_kind: str | None = None) -> None:
         """Store source metadata; with replace_kind, sources of that kind not in `sources` are dropped."""
@@ -110,8 +125,11 @@ class Catalog:
         data = self._get(("items", source_id))
         if data is None:
             return None
-        return SourceRecord(data["snapshot_id"], [Track(**t) for t in data["tracks"]], dict(data["skipped"]),
-                            dict(data.get("covers") or {}), int(data.get("version") or 1))
+        try:
+            return SourceRecord(data["snapshot_id"], [Track(**t) for t in data["tracks"]], dict(data["skipped"]),
+                                dict(data.get("covers") or {}), int(data.get("version") or 1))
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:  # a value of another shape
+            raise self.damaged(exc) from None
 
     def save_record(self, source_id: str, record: SourceRecord) -> None:
         self._db.set(("items", source_id), {
@@ -127,7 +145,10 @@ class Catalog:
         """Cover id -> Picture (perceptual hash and colour), for the covers measured so far."""
         from .pictures import Picture
 
-        return {cid: Picture(*facts) for cid, facts in (self._get("pictures") or {}).items()}
+        try:
+            return {cid: Picture(*facts) for cid, facts in (self._get("pictures") or {}).items()}
+        except (TypeError, AttributeError) as exc:
+            raise self.damaged(exc) from None
 
     def save_pictures(self, pictures: dict) -> None:
         with self._db.transact():

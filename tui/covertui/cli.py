@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import errno
-import json
 import os
 import sys
 import threading
@@ -14,7 +13,7 @@ import time
 from . import __version__
 from .config import GRAPHICS_CHOICES, ORDERS
 from .errors import CovertuiError
-from .text import clean
+from .text import clean, clean_lines, dumps
 
 WRITE_ERRORS = {errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT}
 QUIT_GRACE = 0.3  # s that exiting waits for work told to stop (see run)
@@ -78,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def say(text: str, err: bool = False) -> None:
+    """Print a line (or lines) of output: everything the CLI prints goes through here, so no character
+    of outside text in it (a name, a device, Spotify's own message) can reach the terminal as a control."""
+    print(clean_lines(text), file=sys.stderr if err else sys.stdout, flush=True)
+
+
 class CliProgress:
     """Progress bars on a terminal, plain throttled lines otherwise; always on stderr."""
 
@@ -93,8 +98,9 @@ class CliProgress:
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeRemainingColumn)
 
-            self._bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+            # names are data: the description is shown as plain text, never as rich markup
+            self._bars = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                                  TextColumn("{task.fields[rate]}", markup=False), TimeRemainingColumn(),
                                   console=Console(stderr=True), transient=False)
             self._bars.start()
         return self
@@ -114,20 +120,20 @@ class CliProgress:
             if task is None:
                 task = self._tasks[p.stage] = self._bars.add_task(label, total=p.total or None, rate=rate)
             self._bars.update(task, completed=p.done, total=p.total or None, rate=rate,
-                              description=f"{label} {p.message}".strip()[:60])
+                              description=clean(f"{label} {p.message}".strip()[:60]))
             return
         now = time.monotonic()
         if p.done >= p.total or now - self._last.get(p.stage, 0) > 2:
             self._last[p.stage] = now
-            print(f"{label}: {p.done}/{p.total} {rate}".rstrip(), file=sys.stderr, flush=True)
+            say(f"{label}: {p.done}/{p.total} {rate}".rstrip(), err=True)
 
     def _line(self, text: str) -> None:
         if not text:
             return
         if self._bars is not None:
-            self._bars.console.print(text)
+            self._bars.console.print(clean_lines(text), markup=False, highlight=False, emoji=False)
         else:
-            print(text, file=sys.stderr, flush=True)
+            say(text, err=True)
 
 
 def cmd_auth(settings, args) -> int:
@@ -135,12 +141,13 @@ def cmd_auth(settings, args) -> int:
 
     if args.logout:
         TokenStore(settings.paths.token_file).clear()
-        print("Logged out: the saved Spotify login was removed.")
+        say("Logged out: the saved Spotify login was removed.")
         return 0
     require_credentials(settings)
     flow = LoginFlow(settings)
-    token = flow.run_interactive(sys.stdin.readline, lambda line: print(line, flush=True))
-    print(f"Logged in. Scopes: {token.get('scope', '')}. The login is saved in {settings.paths.token_file}.")
+    token = flow.run_interactive(sys.stdin.readline, say)
+    say(f"Logged in. Scopes: {clean(token.get('scope') or '')}. The login is saved in "
+        f"{clean(settings.paths.token_file)}.")
     return 0
 
 
@@ -155,11 +162,11 @@ def cmd_sources(settings, args) -> int:
 
         listed = refresh_sources(settings)
     if args.json:
-        print(json.dumps([s.to_dict() for s in listed], ensure_ascii=False))
+        say(dumps([s.to_dict() for s in listed]))
         return 0
     for s in listed:
-        state = "" if s.readable else f"  [unavailable: {s.reason}]"
-        print(f"{s.id:<24} {s.tracks:>6}  {clean(s.name)} ({clean(s.owner)}){state}")
+        state = "" if s.readable else f"  [unavailable: {clean(s.reason)}]"
+        say(f"{clean(s.id):<24} {s.tracks:>6}  {clean(s.name)} ({clean(s.owner)}){state}")
     return 0
 
 
@@ -170,7 +177,7 @@ def cmd_sync(settings, args) -> int:
     selection = Selection(liked=args.liked, playlists=args.playlist, all=args.all, folders=args.folder)
     warning = login_warning(TokenStore(settings.paths.token_file).load())
     if warning:
-        print(f"covertui: {warning}", file=sys.stderr)
+        say(f"covertui: {clean(warning)}", err=True)
     embed = None
     if not args.no_embed:
         from .embed.pipeline import embedder
@@ -182,21 +189,21 @@ def cmd_sync(settings, args) -> int:
     except CovertuiError as exc:
         partial = getattr(exc, "summary", None)
         if partial is not None and args.json:
-            print(json.dumps(partial.to_dict(), ensure_ascii=False))
+            say(dumps(partial.to_dict()))
         raise
     if args.json:
-        print(json.dumps(summary.to_dict(), ensure_ascii=False))
+        say(dumps(summary.to_dict()))
         return 0
-    print(f"{summary.tracks} tracks, {summary.covers} covers: {summary.downloaded} downloaded "
+    say(f"{summary.tracks} tracks, {summary.covers} covers: {summary.downloaded} downloaded "
           f"({summary.bytes / 1e6:.1f} MB), {summary.embedded} embedded, {len(summary.failed)} failed.")
     for source in summary.unavailable:
-        print(f"  skipped {clean(source['name'])}: {source['reason']}")
+        say(f"  skipped {clean(source['name'])}: {clean(source['reason'])}")
     for failure in summary.failed[:10]:
-        print(f"  cover {failure['cover']}: {failure['reason']} (retried on the next sync)")
+        say(f"  cover {clean(failure['cover'])}: {clean(failure['reason'])} (retried on the next sync)")
     if len(summary.failed) > 10:
-        print(f"  ... and {len(summary.failed) - 10} more")
+        say(f"  ... and {len(summary.failed) - 10} more")
     if summary.skipped:
-        print("  items without a cover: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.skipped.items())))
+        say("  items without a cover: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.skipped.items())))
     return 0
 
 
@@ -216,25 +223,25 @@ def cmd_search(settings, args) -> int:
         tracks, skipped = tracks_to_save(settings, covers, args.source or None)
         saved = save_as_playlist(settings, args.save, tracks, description=f"covers like: {args.query}")
         left_out = ", ".join(f"{n} {what}" for what, n in skipped.items())
-        print(f"Saved {saved.tracks} tracks as the private playlist {clean(saved.name)}: {saved.url}"
-              + (f" (left out: {left_out})" if left_out else ""), file=sys.stderr)
+        say(f"Saved {saved.tracks} tracks as the private playlist {clean(saved.name)}: {clean(saved.url)}"
+              + (f" (left out: {left_out})" if left_out else ""), err=True)
     if args.json:
         out = {"query": result.query, "model": searcher.model.name, "elapsed_ms": round(result.elapsed_ms, 3),
                "matched": result.matched, "order": result.order, "results": [h.to_dict() for h in result.hits]}
         if saved is not None:
             out["playlist"] = {"id": saved.id, "url": saved.url, "tracks": saved.tracks}
-        print(json.dumps(out, ensure_ascii=False))
+        say(dumps(out))
         return 0
     named = f"; {clean(result.matched)} first" if result.matched else ""
     order = f"; by {ORDERS[result.order]}" if result.order != "relevance" else ""
-    print(f"{searcher.model.description}: {searcher.indexed} covers, {result.elapsed_ms:.1f} ms{named}{order}",
-          file=sys.stderr)
+    say(f"{clean(searcher.model.description)}: {searcher.indexed} covers, {result.elapsed_ms:.1f} ms{named}{order}",
+          err=True)
     for hit in result.hits:
         title = f"{hit.title} - {hit.artists}" if hit.tracks else (hit.path or hit.cover)
         more = f" (+{len(hit.tracks) - 1} tracks)" if len(hit.tracks) > 1 else ""
         more += f" ({len(hit.copies) + 1} copies)" if hit.copies else ""
         score = f"{hit.score:6.3f}" if hit.score is not None else "     -"
-        print(f"{score}  {clean(title)}{more}  {hit.tracks[0].url if hit.tracks else ''}".rstrip())
+        say(f"{score}  {clean(title)}{more}  {clean(hit.tracks[0].url) if hit.tracks else ''}".rstrip())
     return 0
 
 
@@ -244,7 +251,7 @@ def cmd_play(settings, args) -> int:
 
     uri = item_uri(args.track)
     device = play(settings, uri, args.device, queue=args.command == "queue")
-    print(f"{'Queued' if args.command == 'queue' else 'Playing'} {uri} on {clean(device.name)}.")
+    say(f"{'Queued' if args.command == 'queue' else 'Playing'} {uri} on {clean(device.name)}.")
     return 0
 
 
@@ -253,12 +260,12 @@ def cmd_devices(settings, args) -> int:
 
     found = devices(settings)
     if args.json:
-        print(json.dumps([d.to_dict() for d in found], ensure_ascii=False))
+        say(dumps([d.to_dict() for d in found]))
         return 0
     if not found:
-        print("No Spotify device is available: open Spotify on any device (phone, computer, web player).")
+        say("No Spotify device is available: open Spotify on any device (phone, computer, web player).")
     for device in found:
-        print(f"{device.id}  {clean(device.label)}")
+        say(f"{clean(device.id)}  {clean(device.label)}")
     return 0
 
 
@@ -267,9 +274,9 @@ def cmd_doctor(settings, args) -> int:
 
     checks = run_checks(settings)
     if args.json:
-        print(json.dumps([c.to_dict() for c in checks], ensure_ascii=False))
+        say(dumps([c.to_dict() for c in checks]))
     else:
-        print(render(checks))
+        say(render(checks))
     return 1 if any(c.status == "error" for c in checks) else 0
 
 
@@ -292,16 +299,16 @@ def main(argv: list[str] | None = None) -> int:
             return run_app(settings, graphics=args.graphics)
         return COMMANDS[args.command](settings, args)
     except CovertuiError as exc:
-        print(f"covertui: {exc}", file=sys.stderr)
+        say(f"covertui: {exc}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("covertui: interrupted; finished work is kept.", file=sys.stderr)
+        say("covertui: interrupted; finished work is kept.", err=True)
         return 130
     except OSError as exc:
         if exc.errno not in WRITE_ERRORS:
             raise
-        print(f"covertui: cannot write to {exc.filename or 'the data folder'}: {exc.strerror}. Finished work is "
-              "kept; free some space or set COVERTUI_HOME to a writable folder.", file=sys.stderr)
+        say(f"covertui: cannot write to {clean(exc.filename or 'the data folder')}: {exc.strerror}. Finished work is "
+              "kept; free some space or set COVERTUI_HOME to a writable folder.", err=True)
         return 10
 
 

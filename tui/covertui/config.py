@@ -3,6 +3,10 @@
 Settings come from the process environment first, then `.env` in the current
 directory, then `.env` in the config directory. `COVERTUI_HOME` puts all state
 under one folder; otherwise platformdirs locations are used.
+
+A `.env` in the current directory is whatever folder the user stands in (a cloned repository, a
+downloads folder): it may give the client id and the like, but never the endpoints, which decide
+where the login's tokens are sent. Those come only from the environment or the config folder's `.env`.
 """
 
 from __future__ import annotations
@@ -95,10 +99,18 @@ class Settings:
     batch_size: int | None = None
     graphics: str = "auto"
     env_files: tuple[Path, ...] = ()
+    ignored: tuple[str, ...] = ()  # settings a `.env` in the current directory may not give, which it gave
 
     @property
     def has_credentials(self) -> bool:
         return bool(self.client_id)
+
+    @property
+    def custom_endpoints(self) -> list[str]:
+        """The Spotify endpoints that are not Spotify's own, as `KEY=URL` (doctor and the app say so)."""
+        return [f"{key}={url}" for key, url, default in (
+            ("COVERTUI_SPOTIFY_API_URL", self.api_url, DEFAULT_API_URL),
+            ("COVERTUI_SPOTIFY_ACCOUNTS_URL", self.accounts_url, DEFAULT_ACCOUNTS_URL)) if url != default]
 
 
 _ENV_KEYS = (
@@ -117,36 +129,46 @@ _ENV_KEYS = (
     "COVERTUI_BATCH_SIZE",
     "COVERTUI_GRAPHICS",
 )
+ENDPOINT_KEYS = ("COVERTUI_SPOTIFY_API_URL", "COVERTUI_SPOTIFY_ACCOUNTS_URL")  # never from the current directory
+MAX_ENV_BYTES = 64 * 1024
 _LINE = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=")
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
     """Read a .env file; a line that is not KEY=VALUE is an error naming file and line."""
+    import io
+
     from dotenv import dotenv_values
 
+    from .files import NotARegularFile, read_regular
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path, MAX_ENV_BYTES).decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text; fix or remove it.") from None
+    except NotARegularFile as exc:
+        raise ConfigError(f"{path}: {exc}; remove it or make it a plain KEY=value file.") from None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read ({exc.strerror or exc}).") from None
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         if stripped and not stripped.startswith("#") and not _LINE.match(line):
             raise ConfigError(
                 f"{path}, line {number}: expected KEY=value (see .env.example)."
             )
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    return {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
 
 
-def _number(values: Mapping[str, str], key: str, kind, default, minimum):
+def _number(values: Mapping[str, str], key: str, kind, default, minimum, maximum):
     raw = values.get(key)
     if raw in (None, ""):
         return default
     try:
         value = kind(raw)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ConfigError(f"{key}={raw!r} is not a number.") from None
-    if value < minimum:
-        raise ConfigError(f"{key} must be at least {minimum}.")
+    if not minimum <= value <= maximum:  # also NaN
+        raise ConfigError(f"{key} must be between {minimum} and {maximum}.")
     return value
 
 
@@ -156,13 +178,14 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     values: dict[str, str] = {}
     used: list[Path] = []
     local_env = cwd / ".env"
-    local = _read_env_file(local_env) if local_env.is_file() else {}
+    local = _read_env_file(local_env) if local_env.exists() else {}
     if local:
         used.append(local_env)
+    ignored = tuple(key for key in ENDPOINT_KEYS if local.pop(key, None) is not None)
     home = environ.get("COVERTUI_HOME") or local.get("COVERTUI_HOME")
     paths = Paths.from_home(home)
     config = {}
-    if paths.env_file.is_file() and paths.env_file.resolve() != local_env.resolve():
+    if paths.env_file.exists() and paths.env_file.resolve() != local_env.resolve():
         config = _read_env_file(paths.env_file)
         used.append(paths.env_file)
     for source in (config, local, environ):  # later wins
@@ -173,21 +196,32 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         raise ConfigError(
             f"COVERTUI_GRAPHICS={graphics!r}: choose one of {', '.join(GRAPHICS_CHOICES)}."
         )
-    api_url = values.get("COVERTUI_SPOTIFY_API_URL") or DEFAULT_API_URL
+    api_url = _endpoint(values, "COVERTUI_SPOTIFY_API_URL", DEFAULT_API_URL)
     return Settings(
         paths=paths,
         client_id=values.get("SPOTIPY_CLIENT_ID") or None,
         client_secret=values.get("SPOTIPY_CLIENT_SECRET") or None,
         redirect_uri=values.get("SPOTIPY_REDIRECT_URI") or DEFAULT_REDIRECT_URI,
         api_url=api_url if api_url.endswith("/") else api_url + "/",
-        accounts_url=(values.get("COVERTUI_SPOTIFY_ACCOUNTS_URL") or DEFAULT_ACCOUNTS_URL).rstrip("/"),
-        concurrency=_number(values, "COVERTUI_CONCURRENCY", int, 16, 1),
-        request_timeout=_number(values, "COVERTUI_TIMEOUT", float, 10.0, 0.1),
-        max_retry_wait=_number(values, "COVERTUI_MAX_RETRY_WAIT", float, 30.0, 0),
+        accounts_url=_endpoint(values, "COVERTUI_SPOTIFY_ACCOUNTS_URL", DEFAULT_ACCOUNTS_URL).rstrip("/"),
+        concurrency=_number(values, "COVERTUI_CONCURRENCY", int, 16, 1, 256),
+        request_timeout=_number(values, "COVERTUI_TIMEOUT", float, 10.0, 0.1, 600),
+        max_retry_wait=_number(values, "COVERTUI_MAX_RETRY_WAIT", float, 30.0, 0, 86400),
         model=values.get("COVERTUI_MODEL") or None,
         device=(values.get("COVERTUI_DEVICE") or None),
         dtype=(values.get("COVERTUI_DTYPE") or None),
-        batch_size=_number(values, "COVERTUI_BATCH_SIZE", int, None, 1),
+        batch_size=_number(values, "COVERTUI_BATCH_SIZE", int, None, 1, 65536),
         graphics=graphics,
         env_files=tuple(used),
+        ignored=ignored,
     )
+
+
+def _endpoint(values: Mapping[str, str], key: str, default: str) -> str:
+    from urllib.parse import urlparse
+
+    url = values.get(key) or default
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or not url.isprintable():
+        raise ConfigError(f"{key} must be an http(s) URL.")
+    return url

@@ -5,13 +5,16 @@ from __future__ import annotations
 import io
 import os
 import secrets
+import threading
 import time
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import requests
+import urllib3
 
 from .config import Paths
 from .errors import Cancelled, StorageError
@@ -23,6 +26,7 @@ MAX_PIXELS = 25_000_000
 MAX_SIDE = 10_000
 FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
 ATTEMPTS = 3
+DEADLINE_TIMEOUTS = 3  # one cover's attempts together take at most this many request timeouts (30 s)
 _TMP_PREFIX = ".part-"
 
 
@@ -71,6 +75,30 @@ def remove_partial_files(paths: Paths) -> None:
             Path(entry.path).unlink(missing_ok=True)
 
 
+class _PixelBudget:
+    """How many pixels all download threads may hold decoded at once: validating a 25 MP cover takes
+    ~100 MB, and 16 threads at once would take 1.5 GB. One image of any allowed size always fits."""
+
+    def __init__(self, pixels: int) -> None:
+        self.free = pixels
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def take(self, pixels: int):
+        with self._changed:
+            self._changed.wait_for(lambda: self.free >= pixels)
+            self.free -= pixels
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.free += pixels
+                self._changed.notify_all()
+
+
+DECODING = _PixelBudget(2 * MAX_PIXELS)
+
+
 def validate_image(data: bytes) -> str:
     """The file extension for `data` if it is a whole, sane image; CoverRejected otherwise."""
     from PIL import Image
@@ -84,7 +112,8 @@ def validate_image(data: bytes) -> str:
                 raise CoverRejected(f"unsupported image format {img.format}")
             if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
                 raise CoverRejected(f"image too large ({width}x{height})")
-            img.load()  # decodes everything: truncated files fail here
+            with DECODING.take(width * height):
+                img.load()  # decodes everything: truncated files fail here
             return FORMATS[img.format]
     except CoverRejected:
         raise
@@ -97,7 +126,9 @@ def validate_image(data: bytes) -> str:
         raise CoverRejected(f"not a valid image ({type(exc).__name__})") from None
 
 
-def _fetch(session: requests.Session, url: str, timeout: float, cancel: CancelToken) -> bytes:
+def _fetch(session: requests.Session, url: str, timeout: float, cancel: CancelToken, deadline: float) -> bytes:
+    """One cover's bytes. Each read waits at most `timeout`, and the whole transfer ends at `deadline`
+    (time.monotonic()): a server that sends a byte a second holds no worker for long."""
     for _hop in range(4):
         if urlparse(url).scheme not in ("http", "https"):
             raise CoverRejected("refused a non-http(s) URL")
@@ -115,12 +146,14 @@ def _fetch(session: requests.Session, url: str, timeout: float, cancel: CancelTo
                 if length and length.isdigit() and int(length) > MAX_BYTES:
                     raise CoverRejected(f"file too large ({int(length)} bytes)")
                 chunks, size = [], 0
-                for chunk in response.iter_content(64 * 1024):
+                while chunk := response.raw.read1(64 * 1024, decode_content=True):  # what one read brought
                     size += len(chunk)
                     if size > MAX_BYTES:
                         raise CoverRejected("file too large")
                     if cancel.cancelled:
                         raise TransientFailure("cancelled")
+                    if time.monotonic() > deadline:
+                        raise TransientFailure("too slow (the download's deadline passed)")
                     chunks.append(chunk)
                 data = b"".join(chunks)
                 if length and length.isdigit() and len(data) < int(length):
@@ -129,6 +162,10 @@ def _fetch(session: requests.Session, url: str, timeout: float, cancel: CancelTo
         except requests.Timeout:
             raise TransientFailure("timed out") from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+            raise TransientFailure("connection failed") from None
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+            raise TransientFailure("timed out") from None
+        except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError, OSError):
             raise TransientFailure("connection failed") from None
         except requests.RequestException as exc:
             raise CoverRejected(f"request failed ({type(exc).__name__})") from None
@@ -150,13 +187,17 @@ def _store(paths: Paths, cover_id: str, data: bytes, ext: str) -> Path:
 
 def download_one(session: requests.Session, paths: Paths, cover_id: str, url: str, timeout: float,
                  cancel: CancelToken, backoff: float = 0.5) -> int:
-    """Download, validate and store one cover; returns its size. Raises with the reason."""
+    """Download, validate and store one cover; returns its size. Raises with the reason. All attempts
+    together end after DEADLINE_TIMEOUTS request timeouts."""
     last = "failed"
+    deadline = time.monotonic() + DEADLINE_TIMEOUTS * timeout
     for attempt in range(ATTEMPTS):
         try:
             if attempt:
+                if time.monotonic() + backoff * 2 ** (attempt - 1) > deadline:
+                    break
                 cancel.sleep(backoff * 2 ** (attempt - 1))
-            data = _fetch(session, url, timeout, cancel)
+            data = _fetch(session, url, timeout, cancel, deadline)
         except Cancelled:
             raise TransientFailure("cancelled") from None
         except TransientFailure as exc:

@@ -71,6 +71,7 @@ def terminal_checks(settings: Settings) -> list[Check]:
 
 
 def spotify_checks(settings: Settings) -> list[Check]:
+    from .errors import AuthError
     from .spotify.auth import TokenStore
 
     checks = [
@@ -86,7 +87,19 @@ def spotify_checks(settings: Settings) -> list[Check]:
         Check("spotify", ".env files", ", ".join(str(p) for p in settings.env_files) or "none (environment only)",
               "info"),
     ]
-    token = TokenStore(settings.paths.token_file).load()
+    for endpoint in settings.custom_endpoints:
+        checks.append(Check("spotify", "endpoint", endpoint, "warn",
+                            "Not Spotify's own: the login's tokens are sent there. Set it in the environment or in "
+                            f"{settings.paths.env_file} only if you mean to."))
+    for key in settings.ignored:
+        checks.append(Check("spotify", "ignored setting", f"{key} in ./.env", "warn",
+                            "Endpoints are taken only from the environment or the config folder's .env, never from "
+                            "the current directory (it decides where your login is sent)."))
+    try:
+        token = TokenStore(settings.paths.token_file).load()
+    except AuthError as exc:
+        checks.append(Check("spotify", "login", "corrupt", "error", str(exc)))
+        return checks
     if token is None:
         checks.append(Check("spotify", "login", "not logged in", "warn", "Run `covertui auth`."))
     else:

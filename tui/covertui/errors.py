@@ -112,3 +112,13 @@ class StorageError(CovertuiError):
     """The data directory cannot be written (read-only, full)."""
 
     exit_code = 10
+
+
+def crash_report(error: BaseException) -> str:
+    """An unexpected error as the user sees it on the way out: the traceback with no local variables
+    (the Spotify layer's hold tokens; rich's tracebacks, Textual's default, print them)."""
+    import traceback
+
+    from .text import clean_lines
+
+    return clean_lines("".join(traceback.format_exception(error))) + "covertui: unexpected error (above); please report it."

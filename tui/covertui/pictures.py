@@ -45,7 +45,9 @@ def measure(path) -> Picture:
     """The hash and colour of one image file (OSError or ValueError if it cannot be read)."""
     from PIL import Image
 
-    with Image.open(path) as img:
+    from .files import open_image
+
+    with open_image(path) as img:
         img.draft("RGB", (2 * SIDE, 2 * SIDE))  # JPEG decodes at 1/8 size: most of the cost gone
         small = img.convert("RGB").resize((SIDE, SIDE), Image.Resampling.BOX)
     rgb = np.asarray(small, dtype=np.float32)

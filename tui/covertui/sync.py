@@ -16,6 +16,7 @@ from pathlib import Path
 from .catalog import RECORD_VERSION, Catalog, SourceRecord
 from .config import Paths, Settings
 from .covers import download_covers
+from .files import MAX_IMAGE_BYTES
 from .errors import AccountRefused, CovertuiError, RateLimited, SyncBusy
 from .progress import CancelToken, Progress, ProgressCallback, no_progress
 from .spotify.library import LIKED, Source, SourceUnavailable, SpotifyLibrary, playlist_id_from
@@ -132,24 +133,29 @@ def folder_source(folder: Path) -> Source:
                   url=str(folder))
 
 
-def scan_folder(folder: Path) -> tuple[SourceRecord, list[str]]:
-    """Every image below `folder` as a cover (id = content hash); unreadable files are listed."""
-    from PIL import Image
+def scan_folder(folder: Path, cancel: CancelToken | None = None) -> tuple[SourceRecord, list[tuple[str, str]]]:
+    """Every image below `folder` as a cover (id = content hash); what cannot be used is listed with the
+    reason. Only regular files are read, each bounded in bytes and pixels: a FIFO or a link to a device
+    named like an image is skipped, never waited on (the sync lock is held meanwhile)."""
+    from .files import ImageRejected, open_image, read_regular
 
+    cancel = cancel or CancelToken()
     covers: dict[str, str] = {}
-    unreadable: list[str] = []
+    unreadable: list[tuple[str, str]] = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             path = Path(root) / name
             if path.suffix.lower() not in IMAGE_SUFFIXES or name.startswith("."):
                 continue
+            cancel.check()
             try:
-                data = path.read_bytes()
-                with Image.open(path) as img:
-                    img.size  # noqa: B018 (reads the header)
-            except Exception:
-                unreadable.append(str(path.relative_to(folder)))
+                data = read_regular(path, MAX_IMAGE_BYTES)
+                with open_image(data):
+                    pass  # the header: an image, and not too many pixels
+            except (OSError, ImageRejected) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                unreadable.append((str(path.relative_to(folder)), reason or "unreadable"))
                 continue
             covers.setdefault("f" + hashlib.sha1(data).hexdigest()[:39], str(path))
     skipped = {"unreadable": len(unreadable)} if unreadable else {}
@@ -187,10 +193,10 @@ def sync(
             cancel.check()
             progress(Progress("tracks", index, len(chosen), message=source.name))
             if source.kind == "folder":
-                record, unreadable = scan_folder(Path(source.url))
+                record, unreadable = scan_folder(Path(source.url), cancel)
                 catalog.save_record(source.id, record)
                 catalog.save_sources([Source(**{**source.to_dict(), "tracks": len(record.covers)})])
-                summary.failed += [{"cover": name, "reason": "unreadable image"} for name in unreadable]
+                summary.failed += [{"cover": name, "reason": f"unreadable image: {why}"} for name, why in unreadable]
                 continue
             known = catalog.record(source.id)
             if (known is not None and source.snapshot_id and known.snapshot_id == source.snapshot_id

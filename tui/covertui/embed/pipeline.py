@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import ImageRejected
 from ..progress import CancelToken, Progress, ProgressCallback, RateMeter, no_progress
 from .model import ClipModel
 from .preprocess import load_pixels
@@ -97,7 +98,9 @@ def embed_covers(
                     try:
                         arrays.append(future.result())
                         ids.append(cid)
-                    except Exception as exc:  # an unreadable image: report it, go on
+                    except ImageRejected as exc:  # not an image, too many pixels: report it, go on
+                        report.failed[cid] = f"unreadable image: {exc}"
+                    except Exception as exc:  # an unreadable file (a FIFO, a truncated JPEG...): the same
                         report.failed[cid] = f"unreadable image ({type(exc).__name__})"
                 fill(2 * batch)  # the next batches decode while the model runs this one
                 if not ids:

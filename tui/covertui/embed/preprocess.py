@@ -37,10 +37,10 @@ def fast_resize() -> bool:
 
 def load_pixels(path: Path, spec: ImageSpec, fast: bool | None = None) -> np.ndarray:
     """(3, crop, crop) uint8 pixels of an image file; raises on unreadable files. `fast`: resize with
-    torch (None: where it is the faster one)."""
-    from PIL import Image
+    torch (None: where it is the faster one). Only regular files, bounded in bytes and pixels."""
+    from ..files import open_image
 
-    with Image.open(path) as img:
+    with open_image(path) as img:
         if img.format == "JPEG":
             img.draft("RGB", (spec.size, spec.size))  # decode at a reduced scale when the file is large
         return _resized(img.convert("RGB") if img.mode != "RGB" else img, spec, fast)

@@ -13,26 +13,31 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
+import math
 import os
 import queue
 import secrets
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import requests
 
-from ..config import SCOPES, Settings
+from ..config import DEFAULT_ACCOUNTS_URL, DEFAULT_API_URL, SCOPES, Settings
 from ..errors import AuthError, MissingCredentials, NetworkError
+from ..text import clean
 from .http import make_session
 
 RELOGIN = "Run `covertui auth` to log in again."
 LOGIN_MONTHS = 6  # since 2026-07-20 a login (its refresh token) ends six months after it was made
 WARN_DAYS = 14
 REFRESH_TRIES = 3
+LISTENER_TIMEOUT = 5.0  # s a connection to the login listener may stay idle
+log = logging.getLogger(__name__)
 
 
 def setup_guide(settings: Settings) -> str:
@@ -56,20 +61,54 @@ def require_credentials(settings: Settings) -> None:
         raise MissingCredentials(setup_guide(settings))
 
 
+MAX_TOKEN_BYTES = 64 * 1024
+_TOKEN_FIELDS = {  # field -> the types it may have; access_token and expires_at are required
+    "access_token": (str,), "refresh_token": (str, type(None)), "expires_at": (int, float),
+    "scope": (str,), "client_id": (str, type(None)), "logged_in_at": (int, float, type(None)),
+    "api_url": (str,), "accounts_url": (str,),
+}
+
+
+class TokenCorrupt(AuthError):
+    """The token file exists but is not a login covertui wrote."""
+
+
 class TokenStore:
-    """The token file: JSON, created 0600 and replaced atomically."""
+    """The token file: JSON, created 0600 and replaced atomically; checked when read (a regular file,
+    at most 64 KiB, each field of its type)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
     def load(self) -> dict | None:
+        """The saved login; None when there is none. TokenCorrupt when the file is not one."""
+        from ..files import read_regular
+
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            raw = read_regular(self.path, MAX_TOKEN_BYTES)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) and data.get("access_token") else None
+        except OSError as exc:
+            raise self._corrupt(exc.strerror or str(exc)) from None
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except ValueError:
+            raise self._corrupt("not JSON") from None
+        if not isinstance(data, dict):
+            raise self._corrupt("not a JSON object")
+        for name, types in _TOKEN_FIELDS.items():
+            value = data.get(name)
+            if (value is None and name not in ("access_token", "expires_at")) or (
+                    isinstance(value, types) and not isinstance(value, bool)):
+                continue
+            raise self._corrupt(f"{name} is {'missing' if value is None else type(value).__name__}")
+        if not data["access_token"] or not math.isfinite(data["expires_at"]):
+            raise self._corrupt("no access token" if not data["access_token"] else "expires_at is not a time")
+        return data
+
+    def _corrupt(self, why: str) -> TokenCorrupt:
+        return TokenCorrupt(f"The saved Spotify login {clean(str(self.path))} is corrupt ({why}). Run `covertui auth` "
+                            "to log in again (`covertui auth --logout` removes it).")
 
     def save(self, token: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -86,7 +125,14 @@ class TokenStore:
             raise
 
     def clear(self) -> None:
-        self.path.unlink(missing_ok=True)
+        """Forget the login: the file, or a link in its place. Anything else there is the user's own."""
+        try:
+            self.path.unlink(missing_ok=True)
+        except IsADirectoryError:
+            raise AuthError(f"{clean(str(self.path))} is a folder, not a saved login; covertui does not remove "
+                            "folders: move it aside yourself.") from None
+        except OSError as exc:
+            raise AuthError(f"Could not remove {clean(str(self.path))}: {exc.strerror or exc}.") from None
 
 
 def _token_request(settings: Settings, session: requests.Session, data: dict) -> dict:
@@ -110,14 +156,25 @@ def _token_request(settings: Settings, session: requests.Session, data: dict) ->
     except ValueError:
         payload = {}
     if response.status_code in (400, 401, 403):
-        error = payload.get("error", "") if isinstance(payload, dict) else ""
+        error = clean(str(payload.get("error", "")))[:100] if isinstance(payload, dict) else ""
         if data["grant_type"] == "refresh_token":
             raise AuthError(f"Spotify no longer accepts the saved login ({error or response.status_code}). {RELOGIN}")
-        description = payload.get("error_description", "") if isinstance(payload, dict) else ""
+        description = clean(str(payload.get("error_description", "")))[:300] if isinstance(payload, dict) else ""
         raise AuthError(f"Spotify refused the login: {error or response.status_code} {description}".strip() + ".")
-    if response.status_code != 200 or not isinstance(payload, dict) or "access_token" not in payload:
-        raise NetworkError(f"Spotify's login service answered HTTP {response.status_code}; try again later.")
+    if response.status_code != 200 or not _token_payload_ok(payload):
+        raise NetworkError(f"Spotify's login service answered HTTP {response.status_code}"
+                           f"{'' if response.status_code != 200 else ' without a usable token'}; try again later.")
     return payload
+
+
+def _token_payload_ok(payload) -> bool:
+    """Whether the accounts service's answer is a token of the right shape."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("access_token"), str) or not payload["access_token"]:
+        return False
+    expires = payload.get("expires_in", 3600)
+    return (isinstance(expires, int) and not isinstance(expires, bool) and 0 < expires < 10**8
+            and isinstance(payload.get("refresh_token"), (str, type(None)))
+            and isinstance(payload.get("scope"), (str, type(None))))
 
 
 def _stamp(settings: Settings, payload: dict, previous: dict | None = None) -> dict:
@@ -128,11 +185,21 @@ def _stamp(settings: Settings, payload: dict, previous: dict | None = None) -> d
         "expires_at": int(time.time()) + int(payload.get("expires_in", 3600)),
         "scope": payload.get("scope") or (previous or {}).get("scope") or SCOPES,
         "client_id": settings.client_id,
+        # where it may be sent: a token goes only to the endpoints that issued it
+        "api_url": settings.api_url,
+        "accounts_url": settings.accounts_url,
     }
     logged_in = int(time.time()) if previous is None else previous.get("logged_in_at")
     if logged_in:  # tokens saved before covertui kept the date have none
         token["logged_in_at"] = logged_in
     return token
+
+
+def issued_here(token: dict, settings: Settings) -> bool:
+    """Whether the token was issued by the endpoints set now (logins saved before covertui kept them were
+    made with Spotify's own)."""
+    issued = (token.get("api_url") or DEFAULT_API_URL, token.get("accounts_url") or DEFAULT_ACCOUNTS_URL)
+    return issued == (settings.api_url, settings.accounts_url)
 
 
 def allows(token: dict | None, scopes: str) -> bool:
@@ -194,6 +261,9 @@ class TokenManager:
             raise AuthError("Not logged in to Spotify. Run `covertui auth`.")
         if token.get("client_id") != self.settings.client_id:
             raise AuthError(f"The saved login belongs to another client id. {RELOGIN}")
+        if not issued_here(token, self.settings):
+            raise AuthError("The saved login was made with another Spotify service than the one set now "
+                            f"({clean(self.settings.accounts_url)}); it is not sent there. {RELOGIN}")
         return token
 
     def get_access_token(self, as_dict: bool = False, check_cache: bool = True):
@@ -226,9 +296,13 @@ class TokenManager:
 
 def _loopback_target(redirect_uri: str) -> tuple[int, str] | None:
     parsed = urlparse(redirect_uri)
+    try:
+        port = parsed.port or 80
+    except ValueError:  # not a port number
+        return None
     if parsed.scheme != "http" or parsed.hostname not in ("127.0.0.1", "localhost"):
         return None
-    return (parsed.port or 80), (parsed.path or "/")
+    return port, (parsed.path or "/")
 
 
 class LoginFlow:
@@ -240,8 +314,9 @@ class LoginFlow:
         self.session = session or make_session(pool_size=2)
         self.state = secrets.token_urlsafe(16)
         self._verifier = secrets.token_urlsafe(64)[:96]
-        self._server: HTTPServer | None = None
+        self._server: ThreadingHTTPServer | None = None
         self.listening_port: int | None = None
+        self.answered = threading.Event()  # the listener took this attempt's redirect
 
     @property
     def authorize_url(self) -> str:
@@ -286,7 +361,10 @@ class LoginFlow:
         return token
 
     def listen(self, on_answer: Callable[[str], None]) -> bool:
-        """Listen once on the redirect URI's loopback port; False when that is not possible."""
+        """Listen on the redirect URI's loopback port until the redirect of this login attempt arrives
+        (its `state`); False when that is not possible. Any other request (a stale tab, another local
+        process, a web page probing the port) gets an error page and the listener goes on. Connections
+        are served concurrently, each with a short timeout, so an idle one blocks nothing."""
         target = _loopback_target(self.settings.redirect_uri)
         if target is None:
             return False
@@ -294,30 +372,49 @@ class LoginFlow:
         flow = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = LISTENER_TIMEOUT  # an idle or slow connection is dropped
+
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 url = urlparse(self.path)
-                if url.path != path:
-                    self.send_error(404)
-                    return
                 query = parse_qs(url.query)
-                ok = query.get("state", [None])[0] == flow.state and "code" in query
-                body = (
-                    "<h1>covertui is logged in</h1><p>You can close this tab.</p>"
-                    if ok
-                    else "<h1>covertui login failed</h1><p>Go back to the terminal.</p>"
-                )
-                self.send_response(200 if ok else 400)
+                ours = (url.path == path and query.get("state", [None])[0] == flow.state
+                        and ("code" in query or "error" in query))
+                if ours and flow.answered.is_set():
+                    ours = False  # the answer came already: a second one is not taken
+                if ours:
+                    flow.answered.set()
+                    on_answer(self.path)  # first: a browser that leaves early does not lose the login
+                    ok = "code" in query
+                    self._page(200 if ok else 400, "covertui is logged in" if ok else "covertui was not authorized",
+                               "You can close this tab." if ok else "Go back to the terminal.")
+                    threading.Thread(target=flow.stop, daemon=True).start()
+                elif url.path != path:
+                    self._page(404, "Not found", "This is covertui's login listener.")
+                else:
+                    self._page(400, "Not this login", "This address belongs to another or an older login attempt. "
+                               "Open the newest link covertui gave you.")
+
+            def _page(self, status: int, heading: str, text: str) -> None:
+                body = f"<!doctype html><title>covertui</title><h1>{heading}</h1><p>{text}</p>".encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
                 self.end_headers()
-                self.wfile.write(body.encode())
-                threading.Thread(target=flow.stop, daemon=True).start()
-                on_answer(self.path)
+                self.wfile.write(body)
 
             def log_message(self, *args) -> None:  # keep codes out of logs
                 pass
 
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address) -> None:
+                """A client that left early or sent garbage: nothing to print (the terminal is the user's)."""
+                log.debug("login listener: a request failed", exc_info=True)
+
         try:
-            self._server = HTTPServer(("127.0.0.1", port), Handler)
+            self._server = Server(("127.0.0.1", port), Handler)
         except OSError:
             return False
         self.listening_port = self._server.server_address[1]

@@ -21,14 +21,17 @@ from ..config import Settings
 from ..errors import (AccountRefused, AuthError, CovertuiError, NetworkError, PlaybackRefused, QuotaExceeded,
                       RateLimited, ScopeMissing, WriteUncertain)
 from ..progress import CancelToken, Progress, ProgressCallback, no_progress
+from ..text import clean
 from .auth import TokenManager
 from .http import make_session
 
 LIKED = "liked"
 PAGE = 50
+MAX_PAGES = 10_000  # 500,000 items: more than any library, fewer than an endless answer
 NETWORK_RETRIES = 3
 MIN_COVER_WIDTH = 224
 _ID = re.compile(r"^[A-Za-z0-9]{8,64}$")
+ITEM_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")  # Spotify's are 22 base62 characters; they go into URIs and URLs
 _PLAYLIST_REF = re.compile(r"(?:playlist[/:])?([A-Za-z0-9]{16,32})(?:[/?#].*)?$")
 UNAVAILABLE_FOLLOWED = "followed, not owned: Spotify lets development-mode apps read only playlists you own or collaborate on"
 DASHBOARD = "https://developer.spotify.com/dashboard"
@@ -103,12 +106,36 @@ def item_uri_of(item: dict) -> str:
     return item.get("uri") or f"spotify:{item.get('type') or 'track'}:{item.get('id')}"
 
 
-def choose_image(images: list[dict] | None) -> str | None:
-    """The smallest image at least 224 px wide (the 300 px one), else the largest."""
-    images = [i for i in images or [] if isinstance(i, dict) and i.get("url")]
+def as_dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def as_text(value) -> str:
+    """A name from the API: a string, else nothing (numbers, lists and objects are not names)."""
+    return value if isinstance(value, str) else ""
+
+
+def as_count(value) -> int:
+    """A count from the API (`total`): a non-negative int, else 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def spotify_link(links, kind: str, item_id: str) -> str:
+    """The open.spotify.com link of an item: the API's when it is one, else built from the id."""
+    url = as_dict(links).get("spotify")
+    if isinstance(url, str) and url.startswith("https://open.spotify.com/") and url.isprintable() and len(url) < 300:
+        return url
+    return f"https://open.spotify.com/{kind}/{item_id}" if item_id else ""
+
+
+def choose_image(images) -> str | None:
+    """The smallest image at least 224 px wide (the 300 px one), else the largest. Entries that are not
+    images (no string URL) are passed over; a width that is not a number counts as unknown."""
+    images = [i for i in images if isinstance(i, dict) and isinstance(i.get("url"), str) and i["url"]] \
+        if isinstance(images, list) else []
     if not images:
         return None
-    sized = [i for i in images if i.get("width")]
+    sized = [i for i in images if as_count(i.get("width"))]
     if not sized:
         return images[0]["url"]  # Spotify lists the largest first
     wide = [i for i in sized if i["width"] >= MIN_COVER_WIDTH]
@@ -126,11 +153,15 @@ def cover_id_for(url: str) -> str:
     last = url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
     if _ID.match(last):
         return last
-    return "u" + hashlib.sha256(url.encode()).hexdigest()[:39]
+    return "u" + hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()[:39]
 
 
 def parse_entry(entry: Any, skipped: Counter) -> Track | None:
-    """A Track from a playlist or saved-tracks entry; None (counted in `skipped`) otherwise."""
+    """A Track from a playlist or saved-tracks entry; None (counted in `skipped` by reason) otherwise.
+
+    The API's answer is data: a field of the wrong type is treated as missing, and an entry that is
+    not usable is skipped and counted, never fatal to the sync.
+    """
     if not isinstance(entry, dict):
         skipped["null"] += 1
         return None
@@ -138,48 +169,51 @@ def parse_entry(entry: Any, skipped: Counter) -> Track | None:
     if not isinstance(item, dict):
         skipped["null"] += 1
         return None
-    if entry.get("is_local") or item.get("is_local"):
+    if entry.get("is_local") is True or item.get("is_local") is True:
         skipped["local"] += 1
         return None
-    if not item.get("id"):
+    item_id = item.get("id")
+    if not item_id:
         skipped["null"] += 1
         return None
-    links = item.get("external_urls") or {}
+    if not isinstance(item_id, str) or not ITEM_ID.match(item_id):
+        skipped["malformed"] += 1
+        return None
     if item.get("type") == "episode":
-        show = item.get("show") or {}
+        show = as_dict(item.get("show"))
         images = item.get("images") or show.get("images")
-        artists = [show.get("publisher") or show.get("name") or ""]
-        album, album_links, kind = show.get("name", ""), show.get("external_urls") or {}, "episode"
+        artists = [as_text(show.get("publisher")) or as_text(show.get("name"))]
+        album, album_links, kind = as_text(show.get("name")), show.get("external_urls"), "episode"
         release = item.get("release_date")
-        default_url = f"https://open.spotify.com/episode/{item['id']}"
-        album_default = f"https://open.spotify.com/show/{show['id']}" if show.get("id") else ""
+        album_id, album_kind = show.get("id"), "show"
     else:
-        album_obj = item.get("album") or {}
+        album_obj = as_dict(item.get("album"))
         images = album_obj.get("images")
-        artists = [a.get("name", "") for a in item.get("artists") or [] if isinstance(a, dict)]
-        album, album_links, kind = album_obj.get("name", ""), album_obj.get("external_urls") or {}, "track"
+        artists = [as_text(a.get("name")) for a in item.get("artists") or [] if isinstance(a, dict)] \
+            if isinstance(item.get("artists"), list) else []
+        album, album_links, kind = as_text(album_obj.get("name")), album_obj.get("external_urls"), "track"
         release = album_obj.get("release_date")
-        default_url = f"https://open.spotify.com/track/{item['id']}"
-        album_default = f"https://open.spotify.com/album/{album_obj['id']}" if album_obj.get("id") else ""
+        album_id, album_kind = album_obj.get("id"), "album"
     cover_url = choose_image(images)
     if cover_url is None:
         skipped["no_image"] += 1
         return None
-    if not cover_url.startswith(("https://", "http://")):
+    if not cover_url.startswith(("https://", "http://")) or not cover_url.isprintable() or len(cover_url) > 2000:
         skipped["bad_image_url"] += 1
         return None
+    album_id = album_id if isinstance(album_id, str) and ITEM_ID.match(album_id) else ""
     return Track(
-        id=str(item["id"]),
-        name=str(item.get("name") or ""),
-        artists=[str(a) for a in artists],
-        album=str(album or ""),
-        url=links.get("spotify") or default_url,
-        album_url=album_links.get("spotify") or album_default,
+        id=item_id,
+        name=as_text(item.get("name")),
+        artists=artists,
+        album=album,
+        url=spotify_link(item.get("external_urls"), kind, item_id),
+        album_url=spotify_link(album_links, album_kind, album_id) if album_id or album_links else "",
         cover_id=cover_id_for(cover_url),
         cover_url=cover_url,
         kind=kind,
-        added_at=str(entry.get("added_at") or ""),
-        release=str(release or ""),
+        added_at=as_text(entry.get("added_at")),
+        release=as_text(release),
     )
 
 
@@ -206,7 +240,7 @@ def spotify_message(exc: Any) -> tuple[str, str]:
     """
     text = str(getattr(exc, "msg", "") or "")
     message = text.split(":\n", 1)[1].strip() if ":\n" in text else text.strip()
-    return ("" if message == "None" else message[:300]), str(getattr(exc, "reason", "") or "")
+    return ("" if message == "None" else clean(message[:300])), clean(str(getattr(exc, "reason", "") or ""))[:100]
 
 
 def account_refusal(message: str) -> AccountRefused | None:
@@ -309,59 +343,67 @@ class SpotifyLibrary:
 
     def me(self) -> dict:
         if self._me is None:
-            self._me = self.call(self.client.me) or {}
+            self._me = as_dict(self.call(self.client.me))
         return self._me
 
     def pages(self, fetch: Callable[[int], dict | None], source: Source | None = None) -> Iterator[dict]:
+        """Pages of PAGE items until `total` is reached; where the answer gives no usable total, until a
+        page comes back short. At most MAX_PAGES, whatever the answers say."""
         offset = 0
-        while True:
-            page = self.call(fetch, offset, source=source) or {}
-            items = page.get("items") or []
-            yield page
+        for _ in range(MAX_PAGES):
+            page = as_dict(self.call(fetch, offset, source=source))
+            items = page.get("items") if isinstance(page.get("items"), list) else []
+            yield {**page, "items": items}
             offset += len(items)
-            if not items or offset >= int(page.get("total") or 0):
+            total = page.get("total")
+            if isinstance(total, int) and not isinstance(total, bool):
+                if not items or offset >= total:
+                    return
+            elif len(items) < PAGE:
                 return
 
     def sources(self) -> list[Source]:
-        """Liked Songs first, then every playlist of the user (owned, collaborative, followed)."""
+        """Liked Songs first, then every playlist of the user (owned, collaborative, followed). Playlists
+        the answer does not describe well enough (no string id) are left out."""
         me = self.me()
-        my_id = me.get("id")
-        liked = self.call(self.client.current_user_saved_tracks, limit=1)
+        my_id = as_text(me.get("id"))
+        liked = as_dict(self.call(self.client.current_user_saved_tracks, limit=1))
         result = [
-            Source(LIKED, "liked", "Liked Songs", me.get("display_name") or my_id or "", int(liked.get("total") or 0),
+            Source(LIKED, "liked", "Liked Songs", as_text(me.get("display_name")) or my_id, as_count(liked.get("total")),
                    snapshot_id=_liked_snapshot(liked), url="https://open.spotify.com/collection/tracks")
         ]
         for page in self.pages(lambda offset: self.client.current_user_playlists(limit=PAGE, offset=offset)):
-            for pl in page.get("items") or []:
-                if not isinstance(pl, dict) or not pl.get("id"):
+            for pl in page["items"]:
+                if not isinstance(pl, dict) or not isinstance(pl.get("id"), str) or not ITEM_ID.match(pl["id"]):
                     continue
-                owner = pl.get("owner") or {}
-                counts = pl.get("items") if isinstance(pl.get("items"), dict) else pl.get("tracks") or {}
-                mine = owner.get("id") == my_id or bool(pl.get("collaborative"))
+                owner = as_dict(pl.get("owner"))
+                counts = pl.get("items") if isinstance(pl.get("items"), dict) else as_dict(pl.get("tracks"))
+                mine = (bool(my_id) and owner.get("id") == my_id) or pl.get("collaborative") is True
                 result.append(
                     Source(
-                        id=str(pl["id"]),
+                        id=pl["id"],
                         kind="playlist",
-                        name=str(pl.get("name") or ""),
-                        owner=str(owner.get("display_name") or owner.get("id") or ""),
-                        tracks=int(counts.get("total") or 0),
+                        name=as_text(pl.get("name")),
+                        owner=as_text(owner.get("display_name")) or as_text(owner.get("id")),
+                        tracks=as_count(counts.get("total")),
                         readable=mine,
                         reason="" if mine else UNAVAILABLE_FOLLOWED,
-                        snapshot_id=str(pl.get("snapshot_id") or ""),
-                        url=(pl.get("external_urls") or {}).get("spotify", ""),
+                        snapshot_id=as_text(pl.get("snapshot_id")),
+                        url=spotify_link(pl.get("external_urls"), "playlist", pl["id"]),
                     )
                 )
         return result
 
     def playlist(self, playlist_id: str) -> Source:
         """One playlist's details, for a playlist named on the command line."""
-        pl = self.call(self.client.playlist, playlist_id, fields="id,name,owner,snapshot_id,external_urls,collaborative",
-                        source=Source(playlist_id, "playlist", playlist_id, readable=False))
-        owner = pl.get("owner") or {}
+        pl = as_dict(self.call(self.client.playlist, playlist_id,
+                             fields="id,name,owner,snapshot_id,external_urls,collaborative",
+                             source=Source(playlist_id, "playlist", playlist_id, readable=False)))
+        owner = as_dict(pl.get("owner"))
         return Source(
-            id=str(pl.get("id") or playlist_id), kind="playlist", name=str(pl.get("name") or ""),
-            owner=str(owner.get("display_name") or owner.get("id") or ""), snapshot_id=str(pl.get("snapshot_id") or ""),
-            url=(pl.get("external_urls") or {}).get("spotify", ""),
+            id=playlist_id, kind="playlist", name=as_text(pl.get("name")),
+            owner=as_text(owner.get("display_name")) or as_text(owner.get("id")), snapshot_id=as_text(pl.get("snapshot_id")),
+            url=spotify_link(pl.get("external_urls"), "playlist", playlist_id),
         )
 
     def items(self, source: Source) -> SourceItems:
@@ -372,7 +414,7 @@ class SpotifyLibrary:
         else:
             fetch = lambda offset: self.client.playlist_items(source.id, limit=PAGE, offset=offset)  # noqa: E731
         for page in self.pages(fetch, source if source.kind == "playlist" else None):
-            for entry in page.get("items") or []:
+            for entry in page["items"]:
                 track = parse_entry(entry, result.skipped)
                 if track is not None:
                     result.tracks.append(track)
@@ -381,10 +423,10 @@ class SpotifyLibrary:
 
 def _liked_snapshot(first_page: dict) -> str:
     """Liked Songs has no snapshot id: total count plus the newest entry stand in for one."""
-    items = first_page.get("items") or []
-    head = items[0] if items and isinstance(items[0], dict) else {}
-    track = head.get("track") or head.get("item") or {}
-    return f"{first_page.get('total', 0)}:{head.get('added_at', '')}:{track.get('id', '') if isinstance(track, dict) else ''}"
+    items = first_page.get("items") if isinstance(first_page.get("items"), list) else []
+    head = as_dict(items[0]) if items else {}
+    track = as_dict(head.get("track") or head.get("item"))
+    return f"{as_count(first_page.get('total'))}:{as_text(head.get('added_at'))}:{as_text(track.get('id'))}"
 
 
 def _reason(status: int, message: str, source: Source) -> str:

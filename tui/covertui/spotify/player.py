@@ -6,8 +6,10 @@ import re
 from dataclasses import dataclass
 
 from ..errors import CovertuiError, PlaybackRefused, WriteUncertain
+from ..text import clean
 from .library import SpotifyLibrary, item_uri_of
 
+_DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # it goes into the request's URL as it is
 _ITEM = re.compile(r"(?:spotify:|open\.spotify\.com/(?:intl-[a-z]+/)?)?(?:(track|episode)[:/])?([A-Za-z0-9]{22})\b")
 
 
@@ -33,7 +35,7 @@ class SeveralDevices(PlaybackRefused):
 
     def __init__(self, devices: list[Device]):
         self.devices = devices
-        names = "; ".join(d.label for d in devices)
+        names = "; ".join(clean(d.label) for d in devices)
         super().__init__(f"No Spotify device is playing and {len(devices)} are available: {names}. "
                          "Choose one with --device NAME.")
 
@@ -52,10 +54,14 @@ class Player:
         self.library = library
 
     def devices(self) -> list[Device]:
-        answer = self.library.call(self.library.client.devices) or {}
-        return [Device(str(d.get("id") or ""), str(d.get("name") or "?"), str(d.get("type") or "device"),
-                       d.get("volume_percent"), bool(d.get("is_active")))
-                for d in answer.get("devices") or [] if isinstance(d, dict) and d.get("id")
+        answer = self.library.call(self.library.client.devices)
+        listed = answer.get("devices") if isinstance(answer, dict) else None
+        return [Device(d["id"], d.get("name") if isinstance(d.get("name"), str) else "?",
+                       d.get("type") if isinstance(d.get("type"), str) else "device",
+                       d["volume_percent"] if isinstance(d.get("volume_percent"), int) else None,
+                       d.get("is_active") is True)
+                for d in (listed if isinstance(listed, list) else [])
+                if isinstance(d, dict) and isinstance(d.get("id"), str) and _DEVICE_ID.match(d["id"])
                 and not d.get("is_restricted")]
 
     def device(self, wanted: str | None = None) -> Device:
@@ -64,8 +70,8 @@ class Player:
         if wanted:
             found = [d for d in devices if d.id == wanted or d.name.lower() == wanted.lower()]
             if not found:
-                names = ", ".join(d.name for d in devices) or "none"
-                raise PlaybackRefused(f"No Spotify device called {wanted!r}; available: {names}.")
+                names = ", ".join(clean(d.name) for d in devices) or "none"
+                raise PlaybackRefused(f"No Spotify device called {clean(wanted)!r}; available: {names}.")
             return found[0]
         active = [d for d in devices if d.active]
         if active:
@@ -92,6 +98,7 @@ class Player:
         try:
             self.library.call(self.library.client.add_to_queue, uri, device_id=device.id, write=True)
         except WriteUncertain:
-            queued = self.library.call(self.library.client.queue) or {}
-            if uri not in [item_uri_of(i) for i in queued.get("queue") or [] if isinstance(i, dict)]:
+            queued = self.library.call(self.library.client.queue)
+            items = queued.get("queue") if isinstance(queued, dict) else None
+            if uri not in [item_uri_of(i) for i in (items if isinstance(items, list) else []) if isinstance(i, dict)]:
                 self.library.call(self.library.client.add_to_queue, uri, device_id=device.id, write=True)

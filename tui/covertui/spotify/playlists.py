@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from ..errors import NetworkError, WriteUncertain
-from .library import PAGE, SpotifyLibrary, item_uri_of
+from .library import ITEM_ID, PAGE, SpotifyLibrary, as_dict, as_text, item_uri_of, spotify_link
 
 ADD_LIMIT = 100  # URIs per POST /playlists/{id}/items
 CHECKS = 3  # lost answers in a row before giving up
@@ -28,8 +28,11 @@ def save_playlist(library: SpotifyLibrary, name: str, uris: list[str], descripti
     mark = f"covertui {secrets.token_hex(3)}"  # finds this playlist again if the answer to its creation is lost
     text = f"{description} ({mark})" if description else f"Saved by {mark}"
     playlist = _create(library, name, text, mark)
-    snapshot = _add(library, playlist["id"], uris) or playlist.get("snapshot_id", "")
-    url = (playlist.get("external_urls") or {}).get("spotify") or f"https://open.spotify.com/playlist/{playlist['id']}"
+    if not isinstance(playlist, dict) or not isinstance(playlist.get("id"), str) or not ITEM_ID.match(playlist["id"]):
+        raise NetworkError("Spotify's answer to creating the playlist was not understood; look for it in Spotify "
+                           "before trying again.")
+    snapshot = _add(library, playlist["id"], uris) or as_text(playlist.get("snapshot_id"))
+    url = spotify_link(playlist.get("external_urls"), "playlist", playlist["id"])
     return SavedPlaylist(playlist["id"], name, url, len(uris), snapshot)
 
 
@@ -50,7 +53,7 @@ def _create(library: SpotifyLibrary, name: str, description: str, mark: str) -> 
 def _find(library: SpotifyLibrary, mark: str) -> dict | None:
     """The user's playlist whose description carries `mark`, if the lost creation was made."""
     for page in library.pages(lambda offset: library.client.current_user_playlists(limit=PAGE, offset=offset)):
-        for playlist in page.get("items") or []:
+        for playlist in page["items"]:
             if isinstance(playlist, dict) and mark in str(playlist.get("description") or ""):
                 return playlist
     return None
@@ -62,7 +65,7 @@ def _add(library: SpotifyLibrary, playlist_id: str, uris: list[str]) -> str:
     while todo:
         chunk = todo[:ADD_LIMIT]
         try:
-            answer = library.call(library.client.playlist_add_items, playlist_id, chunk, write=True) or {}
+            answer = as_dict(library.call(library.client.playlist_add_items, playlist_id, chunk, write=True))
         except WriteUncertain:
             lost += 1
             if lost >= CHECKS:
@@ -72,7 +75,7 @@ def _add(library: SpotifyLibrary, playlist_id: str, uris: list[str]) -> str:
             todo = [uri for uri in todo if uri not in present]
             continue
         lost = 0
-        snapshot = answer.get("snapshot_id") or snapshot
+        snapshot = as_text(answer.get("snapshot_id")) or snapshot
         todo = todo[len(chunk):]
     return snapshot
 
@@ -81,8 +84,9 @@ def playlist_uris(library: SpotifyLibrary, playlist_id: str) -> list[str]:
     uris = []
     fetch = lambda offset: library.client.playlist_items(playlist_id, limit=PAGE, offset=offset)  # noqa: E731
     for page in library.pages(fetch):
-        for entry in page.get("items") or []:
-            item = (entry or {}).get("item") or (entry or {}).get("track") or {}
+        for entry in page["items"]:
+            entry = as_dict(entry)
+            item = entry.get("item") or entry.get("track")
             if isinstance(item, dict) and item.get("id"):
                 uris.append(item_uri_of(item))
     return uris

@@ -7,23 +7,28 @@ first frame.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
+from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Input
+from textual.worker import Worker, WorkerState
 
 from ..config import ORDERS, Settings
-from ..errors import CovertuiError, NothingIndexed
+from ..errors import CovertuiError, NothingIndexed, crash_report
 from ..progress import CancelToken
+from ..text import clean, clean_lines
 from .graphics import preparer, thumbnail_pixels
 from .idle_gc import IdleCollector
 from .messages import (DetailsRequested, IndexReloaded, ModelFailed, ModelLoaded, PageSizeChanged, SearchFailed,
                        SearchFinished, SourcesChecked, SourcesLoaded, SourcesRefreshFailed, SyncFinished,
                        SyncProgressed, ThumbnailsDecoded, while_mounted)
+from .plain import plain
 from .screens import AuthScreen, DetailsScreen, HelpScreen, SetupScreen
 from .search_runner import SearchRunner
 from .track_actions import TrackActions
@@ -33,6 +38,7 @@ from .widgets.cover_tile import ART_HEIGHT, ART_WIDTH
 GC_IDLE = 1.0  # s without a key or click before a full garbage collection may run...
 GC_EVERY = 5.0  # ...checked this often, so that one costs at most ~2% of a core during a sync
 RELOAD_EVERY = 2.0  # s between index reloads while a sync embeds: results grow as covers are embedded
+log = logging.getLogger(__name__)
 EMPTY = "Nothing synced yet. Check sources on the left (space), then press s to sync."
 
 
@@ -115,11 +121,37 @@ class CovertuiApp(TrackActions, App):
             self.collector.touched()
         await super().on_event(event)
 
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Notifications are plain text, whatever asks for one: they quote names (a device, a playlist,
+        a file) and Spotify's own words."""
+        super().notify(clean_lines(message), title=clean(title), severity=severity, timeout=timeout, markup=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one error path of every worker (they run with exit_on_error=False): an error covertui
+        expects is a notification; anything else is logged and ends the app with a traceback that shows
+        no local variables (those of the Spotify layer hold tokens)."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, CovertuiError):
+            self.notify(str(error), title="covertui", severity="error", timeout=20)
+            return
+        log.error("worker %s failed", event.worker.name, exc_info=error)
+        self.exit(return_code=1, message=Text(crash_report(error)))
+
     def check_login(self) -> None:
         """After the first frame (this brings in requests): setup guide, login screen, or fresh sources."""
         from ..spotify.auth import TokenStore, login_warning, setup_guide
 
-        token = TokenStore(self.settings.paths.token_file).load()
+        try:
+            token = TokenStore(self.settings.paths.token_file).load()
+        except CovertuiError as exc:  # a corrupt token file: say so, and offer the login
+            self.notify(str(exc), title="Spotify login", severity="error", timeout=30)
+            token = None
+        for endpoint in self.settings.custom_endpoints:
+            self.notify(f"Not Spotify's own endpoint: {endpoint}. The login is sent there.", title="Spotify",
+                        severity="warning", timeout=10)
         if not self.settings.has_credentials:
             self.push_screen(SetupScreen(setup_guide(self.settings)))
         elif token is None:
@@ -136,12 +168,12 @@ class CovertuiApp(TrackActions, App):
         with Catalog(self.settings.paths) as catalog:
             return SourcesLoaded(catalog.sources(), set(catalog.selection()), catalog.has_covers() if first else None)
 
-    @work(thread=True, group="catalog")
+    @work(thread=True, exit_on_error=False, group="catalog")
     def load_sources(self, first: bool = False) -> None:
         """Read the catalog off the UI thread (the first frame does not wait for it)."""
         self.post_message(self._read_sources(first))
 
-    @work(thread=True, exclusive=True, group="sources")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="sources")
     def refresh_sources(self) -> None:
         """Ask Spotify for the user's playlists, store them, then show them."""
         from ..sync import refresh_sources
@@ -174,7 +206,7 @@ class CovertuiApp(TrackActions, App):
         self.save_selection(event.checked)
         self.search_now()
 
-    @work(thread=True, group="catalog")
+    @work(thread=True, exit_on_error=False, group="catalog")
     def save_selection(self, checked: list[str]) -> None:
         from ..catalog import Catalog
 
@@ -186,7 +218,7 @@ class CovertuiApp(TrackActions, App):
         return list(self.query_one(SourcePicker).selected)
 
     # model and search ------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="model")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="model")
     def load_model(self) -> None:
         from ..search import Searcher
 
@@ -204,7 +236,7 @@ class CovertuiApp(TrackActions, App):
     def on_model_loaded(self, event: ModelLoaded) -> None:
         self.collector.hold()  # the model's objects live as long as the app: out of full collections
         if self.searches.start(event.searcher):  # a query typed while the model loaded
-            self.run_worker(self.searches.run, thread=True, group="search")
+            self.run_worker(self.searches.run, thread=True, group="search", exit_on_error=False)
         self.query_one(StatusLine).show(searcher=event.searcher, note="")
 
     @on(Input.Changed, "#query")
@@ -222,7 +254,7 @@ class CovertuiApp(TrackActions, App):
         """Search for the query as it is now, at once, or as soon as the running search ends."""
         text = self.query_one("#query", Input).value.strip()
         if self.searches.want(text, self.checked_sources, again, self.order):
-            self.run_worker(self.searches.run, thread=True, group="search")
+            self.run_worker(self.searches.run, thread=True, group="search", exit_on_error=False)
         if self.searcher is None and text:
             self.query_one(StatusLine).show(note="loading the model… your search runs when it is ready")
 
@@ -232,9 +264,9 @@ class CovertuiApp(TrackActions, App):
         empty = "No covers in the checked sources." if self.checked_sources else "Check a source on the left."
         again, self._shown_query = result.query == self._shown_query, result.query
         self.query_one(StatusLine).show(last_ms=result.elapsed_ms)  # first: a frame with the covers has it too
-        named = f" · {result.matched} first" if result.matched else ""
-        title = f"{'covers' if result.query.strip() else 'all covers'} by {ORDERS[result.order]}{named}"
-        if title != self.grid.border_title:  # setting it repaints the whole grid
+        named = f" · {result.matched} first" if result.matched else ""  # a name of the catalog: plain text
+        title = plain(f"{'covers' if result.query.strip() else 'all covers'} by {ORDERS[result.order]}{named}")
+        if title.markup != self.grid.border_title:  # setting it repaints the whole grid
             self.grid.border_title = title
         await self.grid.show(result.hits, event.thumbnails, empty, keep_selection=again)
 
@@ -343,7 +375,7 @@ class CovertuiApp(TrackActions, App):
             self.work_cancel.cancel()
             self.notify("Cancelling: finished work is kept.")
 
-    @work(thread=True, exclusive=True, group="sync")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="sync")
     def run_sync(self, selection, cancel: CancelToken) -> None:
         from ..embed.pipeline import embedder
         from ..sync import sync
@@ -374,7 +406,7 @@ class CovertuiApp(TrackActions, App):
         self.load_sources()
         self.reload_index()
 
-    @work(thread=True, exclusive=True, group="reload")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="reload")
     def reload_index(self) -> None:
         if self.searcher is not None:
             self.searcher.reload()

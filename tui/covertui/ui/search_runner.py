@@ -6,6 +6,7 @@ when told to. Results reach the app through the callbacks, called from that thre
 
 from __future__ import annotations
 
+import logging
 import threading
 from functools import lru_cache
 from typing import Callable
@@ -13,6 +14,7 @@ from typing import Callable
 from ..errors import CovertuiError
 
 TOP = 60
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=300)  # five searches' worth; up to ~0.2 MB each at graphics-protocol sizes
@@ -23,8 +25,10 @@ def thumbnail(path: str | None, size: int):
         return None
     from PIL import Image
 
+    from ..files import open_image
+
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             img.draft("RGB", (size, size))
             img = img.convert("RGB")
             img.thumbnail((size, size))
@@ -34,7 +38,8 @@ def thumbnail(path: str | None, size: int):
                 square.paste(img, ((side - img.width) // 2, (side - img.height) // 2))
                 img = square
             return img
-    except Exception:
+    except Exception as exc:  # a file gone or damaged since the sync: the tile shows no picture
+        log.info("no thumbnail for %r: %s", path, exc)
         return None
 
 

@@ -59,7 +59,7 @@ class TrackActions:
     def on_play_requested(self, event: PlayRequested) -> None:
         self.play_track(event.track.uri, event.queue)
 
-    @work(thread=True, group="play")
+    @work(thread=True, exit_on_error=False, group="play")
     def play_track(self, uri: str, queue: bool, device: str | None = None) -> None:
         from ..actions import play
         from ..spotify.player import SeveralDevices

@@ -11,6 +11,7 @@ from textual.widgets import Footer, Input, Label, Static
 
 from ...errors import CovertuiError
 from ..messages import CopyRequested, LoginAnswered, LoginFailed, LoginFinished
+from ..plain import plain, plain_lines
 
 
 class UrlBox(Static, can_focus=True):
@@ -31,12 +32,12 @@ class AuthScreen(Screen):
         with Vertical(id="dialog"):
             yield Label("Log in to Spotify", classes="heading")
             yield Static("1. Open this URL in a browser (y copies it) and allow access:")
-            yield UrlBox(self.flow.authorize_url, id="auth-url", classes="url")
-            yield Static("", id="auth-wait", classes="hint")
+            yield UrlBox(plain(self.flow.authorize_url), id="auth-url", classes="url")
+            yield Static("", id="auth-wait", classes="hint", markup=False)
             yield Static("2. Tab to the field below, paste the address the browser was sent to (or its code), "
                          "press Enter:")
             yield Input(placeholder="http://127.0.0.1:8888/callback?code=...", id="auth-input")
-            yield Static("", id="auth-error", classes="error")
+            yield Static("", id="auth-error", classes="error", markup=False)  # Spotify's words
         yield Footer()
 
     def on_mount(self) -> None:
@@ -60,7 +61,7 @@ class AuthScreen(Screen):
         event.stop()
         self.finish(event.answer)
 
-    @work(thread=True, exclusive=True, group="login")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="login")
     def finish(self, answer: str) -> None:
         try:
             self.flow.finish(answer)
@@ -71,7 +72,7 @@ class AuthScreen(Screen):
 
     def on_login_failed(self, event: LoginFailed) -> None:
         event.stop()
-        self.query_one("#auth-error", Static).update(event.message)
+        self.query_one("#auth-error", Static).update(plain_lines(event.message))
 
     def on_login_finished(self, event: LoginFinished) -> None:
         event.stop()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...text import clean
 from ..messages import CopyRequested, OpenRequested, PlayRequested
+from ..plain import plain
 
 
 class DetailsScreen(ModalScreen):
@@ -25,15 +27,15 @@ class DetailsScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             score = f" · score {self.hit.score:.3f}" if self.hit.score is not None else ""
-            yield Label(f"Cover {self.hit.cover}{score}", classes="heading")
+            yield Label(plain(f"Cover {self.hit.cover}{score}"), classes="heading")
             if self.hit.copies:
-                yield Static(f"The same picture as {len(self.hit.copies)} other cover(s): "
-                             f"{clean(', '.join(self.hit.copies))}; their tracks are listed too.", classes="hint")
+                yield Static(plain(f"The same picture as {len(self.hit.copies)} other cover(s): "
+                                   f"{', '.join(self.hit.copies)}; their tracks are listed too."), classes="hint")
             names = ", ".join(self.source_names.get(s, s) for s in self.hit.sources)
             if names:
-                yield Static(f"In: {clean(names)}", classes="hint")
+                yield Static(plain(f"In: {names}"), classes="hint")
             if self.hit.path:
-                yield Static(f"File: {clean(self.hit.path)}", classes="hint")
+                yield Static(plain(f"File: {self.hit.path}"), classes="hint")
             options = [Option(self._describe(t), id=str(i)) for i, t in enumerate(self.hit.tracks)]
             if not options:
                 options = [Option("A local image (no Spotify track)", id="none", disabled=True)]
@@ -41,9 +43,10 @@ class DetailsScreen(ModalScreen):
             yield Footer()
 
     @staticmethod
-    def _describe(track) -> str:
-        return (f"{clean(track.name)} — {clean(', '.join(track.artists))}\n"
-                f"  album: {clean(track.album)}\n  {track.url}\n  {track.album_url}")
+    def _describe(track):
+        lines = (f"{track.name} — {', '.join(track.artists)}", f"  album: {track.album}", f"  {track.url}",
+                 f"  {track.album_url}")
+        return Content("\n".join(clean(line) for line in lines))  # each line cleaned: a name is one line
 
     @property
     def track(self):

@@ -8,7 +8,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, OptionList
 from textual.widgets.option_list import Option
 
-from ...text import clean
+from ..plain import plain
 
 
 class DevicePicker(ModalScreen):
@@ -23,7 +23,7 @@ class DevicePicker(ModalScreen):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label("Play on which device?", classes="heading")
-            yield OptionList(*[Option(clean(d.label), id=d.id) for d in self.devices], id="devices")
+            yield OptionList(*[Option(plain(d.label), id=d.id) for d in self.devices], id="devices")
             yield Footer()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -10,6 +10,7 @@ from textual.widgets import Footer, Input, Label, Static
 
 from ...errors import CovertuiError
 from ..messages import PlaylistPlanned, PlaylistSaved, SaveFailed
+from ..plain import plain_lines
 
 
 class SaveScreen(ModalScreen):
@@ -32,14 +33,14 @@ class SaveScreen(ModalScreen):
             what = "the marked covers" if self.marked else "the results"
             yield Label(f"Save {what} as a new private playlist", classes="heading")
             yield Input(self.default_name, placeholder="Playlist name", id="save-name")
-            yield Static("Counting tracks…", id="save-plan", classes="hint")
-            yield Static("", id="save-error", classes="error")
+            yield Static("Counting tracks…", id="save-plan", classes="hint", markup=False)
+            yield Static("", id="save-error", classes="error", markup=False)  # Spotify's words, names
             yield Footer()
 
     def on_mount(self) -> None:
         self.plan()
 
-    @work(thread=True, group="save")
+    @work(thread=True, exit_on_error=False, group="save")
     def plan(self) -> None:
         from ...actions import tracks_to_save
 
@@ -64,7 +65,7 @@ class SaveScreen(ModalScreen):
             self.query_one("#save-plan", Static).update("Saving…")
             self.save(event.value)
 
-    @work(thread=True, exclusive=True, group="save")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="save")
     def save(self, name: str) -> None:
         from ...actions import save_as_playlist
 
@@ -81,4 +82,4 @@ class SaveScreen(ModalScreen):
     def on_save_failed(self, event: SaveFailed) -> None:
         event.stop()
         self.query_one("#save-plan", Static).update("Not saved.")
-        self.query_one("#save-error", Static).update(event.message)
+        self.query_one("#save-error", Static).update(plain_lines(event.message))

@@ -7,6 +7,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
+from ..plain import plain_lines
+
 
 class SetupScreen(Screen):
     BINDINGS = [("escape", "dismiss", "Continue without Spotify"), ("q", "app.quit", "Quit")]
@@ -18,7 +20,7 @@ class SetupScreen(Screen):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog"):
             yield Label("Set up Spotify access", classes="heading")
-            yield Static(self.guide)
+            yield Static(plain_lines(self.guide))  # it quotes paths and the redirect URI: settings
             yield Static("Then restart covertui. Escape continues without Spotify (folder sources only).",
                          classes="hint")
         yield Footer()

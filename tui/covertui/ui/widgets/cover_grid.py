@@ -12,6 +12,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from ..messages import DetailsRequested, MarksChanged, PageSizeChanged
+from ..plain import plain_lines
 from .cover_tile import TILE_HEIGHT, TILE_WIDTH, CoverTile
 
 
@@ -67,7 +68,7 @@ class CoverGrid(Widget, can_focus=True):
         self.thumbnails = list(thumbnails[:len(hits)]) + [None] * (len(hits) - len(thumbnails))
         self.top = 0
         self.set_reactive(CoverGrid.selected, next((i for i, h in enumerate(hits) if h.cover == before), 0))
-        self.empty.update(empty_message or "No matching covers.")
+        self.empty.update(plain_lines(empty_message or "No matching covers."))  # errors quote names and paths
         self.empty.display = not hits
         self.box.display = bool(hits)
         await self._draw()

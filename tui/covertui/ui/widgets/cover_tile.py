@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label
 
-from ...text import clean
+from ..plain import plain
 
 TILE_WIDTH = 26  # cells, border included
 TILE_HEIGHT = 15
@@ -50,8 +50,8 @@ class CoverTile(Vertical):
             more = f" +{len(hit.tracks) - 1}" if len(hit.tracks) > 1 else ""
             copies = f" ×{len(hit.copies) + 1}" if hit.copies else ""  # one picture, several covers
             score = f" · {hit.score:.3f}" if hit.score is not None else ""
-            self.name_label.update(clean(hit.title), layout=False)  # fixed size: no relayout
-            self.meta_label.update(f"{clean(hit.artists)[:TILE_WIDTH - 12]}{more}{copies}{score}", layout=False)
+            self.name_label.update(plain(hit.title), layout=False)  # fixed size: no relayout
+            self.meta_label.update(plain(f"{hit.artists[:TILE_WIDTH - 12]}{more}{copies}{score}"), layout=False)
         if thumbnail is not self.thumbnail:
             self.thumbnail = thumbnail
             self.art.image = thumbnail

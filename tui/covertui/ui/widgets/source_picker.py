@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.widgets import SelectionList
 from textual.widgets.selection_list import Selection
 
-from ...text import clean
+from ..plain import plain
 from ..messages import SourcesChecked
 
 
@@ -17,10 +17,10 @@ class SourcePicker(SelectionList[str]):
         with self.prevent(SelectionList.SelectedChanged):
             self.clear_options()
             for source in sources.values():
-                label = f"{clean(source.name)} ({source.tracks})"
+                label = f"{source.name} ({source.tracks})"
                 if not source.readable:  # the reason's first clause: "followed, not owned", "... (403)"
                     label += f" — unavailable: {source.reason.split(':')[0]}"
-                self.add_option(Selection(label, source.id, source.id in checked, disabled=not source.readable))
+                self.add_option(Selection(plain(label), source.id, source.id in checked, disabled=not source.readable))
 
     def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged) -> None:
         event.stop()

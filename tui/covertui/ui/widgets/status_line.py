@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from ..plain import plain
+
 
 class StatusLine(Static):
     def __init__(self, protocol: str, **kwargs) -> None:
-        super().__init__("", **kwargs)
+        super().__init__("", markup=False, **kwargs)  # the model's name is a setting: plain text
         self.protocol = protocol
         self.searcher = None
         self.last_ms: float | None = None
@@ -31,4 +33,4 @@ class StatusLine(Static):
         if self.note:
             parts.append(self.note)
         parts.append(f"graphics: {self.protocol}")
-        self.update(" · ".join(parts))
+        self.update(plain(" · ".join(parts)))

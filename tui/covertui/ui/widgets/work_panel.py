@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, ProgressBar
 
-from ...text import clean
+from ..plain import plain
 
 
 class WorkPanel(Vertical):
@@ -16,7 +16,7 @@ class WorkPanel(Vertical):
 
     def report(self, progress) -> None:
         rate = f" · {progress.rate:.0f}/s" if progress.rate else ""
-        detail = f" · {clean(progress.message)}" if progress.message else ""
+        detail = f" · {progress.message}" if progress.message else ""
         counts = f" {progress.done}/{progress.total}" if progress.total else ""
-        self.query_one("#work-label", Label).update(f"{progress.label}{counts}{rate}{detail}  (c cancels)")
+        self.query_one("#work-label", Label).update(plain(f"{progress.label}{counts}{rate}{detail}  (c cancels)"))
         self.query_one("#work-bar", ProgressBar).update(total=progress.total or None, progress=progress.done)
