@@ -61,12 +61,16 @@ class Catalog:
                 raise sqlite3.DatabaseError("its database file is empty")
             paths.catalog_dir.mkdir(parents=True, exist_ok=True)
             self._db = diskcache.Cache(str(paths.catalog_dir), timeout=30)
-            self._db.get("sources")
         except (sqlite3.DatabaseError, OSError) as exc:
             raise CatalogError(
                 f"The catalog at {clean(str(paths.catalog_dir))} cannot be opened ({exc}). Move that folder aside "
                 "and run `covertui sync` again: downloaded covers are kept and reused."
             ) from None
+        try:
+            self._get("sources")  # a value that will not unpickle is found here
+        except CatalogError:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         self._db.close()

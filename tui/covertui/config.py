@@ -156,7 +156,11 @@ def _read_env_file(path: Path) -> dict[str, str]:
             raise ConfigError(
                 f"{path}, line {number}: expected KEY=value (see .env.example)."
             )
-    return {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
+    values = {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
+    for key, value in values.items():
+        if key in _ENV_KEYS and not value.isprintable():
+            raise ConfigError(f"{path}: the value of {key} holds a control character; fix or remove it.")
+    return values
 
 
 def _number(values: Mapping[str, str], key: str, kind, default, minimum, maximum):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import warnings
 from pathlib import Path
 
 MAX_IMAGE_BYTES = 64 * 1024 * 1024  # a folder's cover art: a 50 MP PNG fits
@@ -66,7 +67,9 @@ def open_image(source: str | os.PathLike | bytes, max_pixels: int = MAX_IMAGE_PI
 
     data = source if isinstance(source, bytes) else read_regular(source, max_bytes)
     try:
-        img = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():  # PIL warns of big images: they are refused below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:
         raise ImageRejected("too many pixels") from None
     except (OSError, ValueError, SyntaxError) as exc:  # PIL's kinds of "not an image"

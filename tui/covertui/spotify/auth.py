@@ -297,7 +297,7 @@ class TokenManager:
 def _loopback_target(redirect_uri: str) -> tuple[int, str] | None:
     parsed = urlparse(redirect_uri)
     try:
-        port = parsed.port or 80
+        port = parsed.port if parsed.port is not None else 80  # 0: any free port (tests)
     except ValueError:  # not a port number
         return None
     if parsed.scheme != "http" or parsed.hostname not in ("127.0.0.1", "localhost"):
