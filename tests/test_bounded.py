@@ -357,3 +357,15 @@ def test_decoding_covers_takes_turns_beyond_the_pixel_budget():
     for thread in [*holders, waiting]:
         thread.join(5)
     assert DECODING.free == 2 * MAX_PIXELS
+
+
+async def test_the_login_screen_says_where_a_foreign_endpoint_sends_the_login(fake, settings):
+    from conftest import AppUnderTest, until
+    from covertui.ui.screens import AuthScreen
+
+    app = AppUnderTest(settings)  # not logged in: the login screen; the fake is not Spotify's own service
+    async with app.run_test() as pilot:
+        await until(pilot, lambda: isinstance(app.screen, AuthScreen))
+        shown = "\n".join(str(w.render()) for w in app.screen.query("Static"))
+        assert "Not Spotify's own service" in shown and f"COVERTUI_SPOTIFY_ACCOUNTS_URL={fake.url}" in shown
+        assert any("Not Spotify's own endpoint" in note for note in app.notes)

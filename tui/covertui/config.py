@@ -185,7 +185,8 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     local = _read_env_file(local_env) if local_env.exists() else {}
     if local:
         used.append(local_env)
-    ignored = tuple(key for key in ENDPOINT_KEYS if local.pop(key, None) is not None)
+    defaults = {"COVERTUI_SPOTIFY_API_URL": DEFAULT_API_URL, "COVERTUI_SPOTIFY_ACCOUNTS_URL": DEFAULT_ACCOUNTS_URL}
+    ignored = tuple(key for key in ENDPOINT_KEYS if local.pop(key, "") not in ("", defaults[key]))
     home = environ.get("COVERTUI_HOME") or local.get("COVERTUI_HOME")
     paths = Paths.from_home(home)
     config = {}

@@ -59,13 +59,20 @@ def read_regular(path: str | os.PathLike, limit: int) -> bytes:
             os.close(fd)
 
 
-def open_image(source: str | os.PathLike | bytes, max_pixels: int = MAX_IMAGE_PIXELS,
+def open_image(source: str | os.PathLike | bytes | io.IOBase, max_pixels: int = MAX_IMAGE_PIXELS,
                max_bytes: int = MAX_IMAGE_BYTES):
-    """A PIL image of a file (or bytes), header read only; OSError for what cannot be read,
-    ImageRejected for too many pixels. Close it (or use it in `with`)."""
+    """A PIL image of a file (a path, bytes or an open binary file), header read only; OSError for what
+    cannot be read, ImageRejected for too many pixels. Close it (or use it in `with`)."""
     from PIL import Image
 
-    data = source if isinstance(source, bytes) else read_regular(source, max_bytes)
+    if isinstance(source, bytes):
+        data = source
+    elif hasattr(source, "read"):
+        data = source.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise FileTooLarge(f"larger than {max_bytes // 2**20} MiB")
+    else:
+        data = read_regular(source, max_bytes)
     try:
         with warnings.catch_warnings():  # PIL warns of big images: they are refused below
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -43,6 +43,9 @@ class TrackActions:
         self.open_link(event.url)
 
     def open_link(self, url: str) -> None:
+        if not url.startswith("https://open.spotify.com/"):  # a link from a catalog synced before they were checked
+            self.notify("covertui opens only open.spotify.com links.", severity="warning")
+            return
         if sys.platform != "darwin" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             self.copy_url(url, "track URL (no display here to open it)")
             return

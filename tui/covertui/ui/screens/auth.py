@@ -34,6 +34,9 @@ class AuthScreen(Screen):
             yield Static("1. Open this URL in a browser (y copies it) and allow access:")
             yield UrlBox(plain(self.flow.authorize_url), id="auth-url", classes="url")
             yield Static("", id="auth-wait", classes="hint", markup=False)
+            if self.flow.settings.custom_endpoints:  # the login goes where the settings say: say where
+                yield Static(plain_lines("Not Spotify's own service; the login is sent to:\n"
+                                         + "\n".join(self.flow.settings.custom_endpoints)), classes="error")
             yield Static("2. Tab to the field below, paste the address the browser was sent to (or its code), "
                          "press Enter:")
             yield Input(placeholder="http://127.0.0.1:8888/callback?code=...", id="auth-input")
