@@ -230,7 +230,7 @@ def test_an_idle_connection_does_not_block_the_redirect_and_early_hangups_print_
     flow, answers, base = listening
     idle = socket.create_connection(("127.0.0.1", flow.listening_port))  # says nothing, keeps its connection
     rude = socket.create_connection(("127.0.0.1", flow.listening_port))
-    rude.sendall(f"GET /callback?code=x&state=wrong HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    rude.sendall("GET /callback?code=x&state=wrong HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     rude.close()  # gone before the answer: a BrokenPipe on the listener's side
     try:
         page = requests.get(f"{base}/callback?code=real&state={flow.state}", timeout=5)

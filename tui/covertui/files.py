@@ -12,7 +12,6 @@ import io
 import os
 import stat
 import warnings
-from pathlib import Path
 
 MAX_IMAGE_BYTES = 64 * 1024 * 1024  # a folder's cover art: a 50 MP PNG fits
 MAX_IMAGE_PIXELS = 25_000_000  # decoded RGB: 75 MB; covers are 0.09 MP, print-size scans ~10 MP

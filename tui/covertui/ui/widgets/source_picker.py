@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.widgets import SelectionList
 from textual.widgets.selection_list import Selection
 
-from ..plain import plain
 from ..messages import SourcesChecked
+from ..plain import plain
 
 
 class SourcePicker(SelectionList[str]):
