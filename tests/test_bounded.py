@@ -104,6 +104,7 @@ def test_unusable_values_in_the_environment_are_refused(tmp_path, text):
     ('{"access_token": 5, "expires_at": 1}', "access_token is int"),
     ('["a list"]', "not a JSON object"),
     ("{not json", "not JSON"),
+    ('{"access_token": "abc", "expires_at": 1, "logged_in_at": 1e300}', "logged_in_at is not a time"),
 ])
 def test_a_corrupt_token_file_is_called_corrupt(fake, settings, cli_env, content, why):
     settings.paths.token_file.parent.mkdir(parents=True, exist_ok=True)

@@ -47,15 +47,18 @@ def read_regular(path: str | os.PathLike, limit: int) -> bytes:
         if info.st_size > limit:
             raise FileTooLarge(f"larger than {limit // 1024} KiB" if limit < 2**20 else
                                f"larger than {limit // 2**20} MiB")
-        with os.fdopen(fd, "rb", closefd=True) as f:
-            fd = -1
-            data = f.read(limit + 1)
-        if len(data) > limit:  # it grew after fstat
+        parts, total = [], 0
+        while total <= limit:  # os.read: no buffer of `limit` bytes is made up front
+            chunk = os.read(fd, max(65536, min(info.st_size, limit) + 1 - total))
+            if not chunk:
+                break
+            parts.append(chunk)
+            total += len(chunk)
+        if total > limit:  # it grew after fstat
             raise FileTooLarge(f"larger than {limit} bytes")
-        return data
+        return b"".join(parts)
     finally:
-        if fd >= 0:
-            os.close(fd)
+        os.close(fd)
 
 
 def open_image(source: str | os.PathLike | bytes | io.IOBase, max_pixels: int = MAX_IMAGE_PIXELS,

@@ -16,8 +16,8 @@ from pathlib import Path
 from .catalog import RECORD_VERSION, Catalog, SourceRecord
 from .config import Paths, Settings
 from .covers import download_covers
-from .files import MAX_IMAGE_BYTES
 from .errors import AccountRefused, CovertuiError, RateLimited, SyncBusy
+from .files import MAX_IMAGE_BYTES
 from .progress import CancelToken, Progress, ProgressCallback, no_progress
 from .spotify.library import LIKED, Source, SourceUnavailable, SpotifyLibrary, playlist_id_from
 

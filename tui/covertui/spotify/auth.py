@@ -102,8 +102,11 @@ class TokenStore:
                     isinstance(value, types) and not isinstance(value, bool)):
                 continue
             raise self._corrupt(f"{name} is {'missing' if value is None else type(value).__name__}")
-        if not data["access_token"] or not math.isfinite(data["expires_at"]):
-            raise self._corrupt("no access token" if not data["access_token"] else "expires_at is not a time")
+        if not data["access_token"]:
+            raise self._corrupt("no access token")
+        for name in ("expires_at", "logged_in_at"):  # seconds since 1970, as time.time() gives
+            if data.get(name) is not None and not (math.isfinite(data[name]) and 0 <= data[name] < 2**40):
+                raise self._corrupt(f"{name} is not a time")
         return data
 
     def _corrupt(self, why: str) -> TokenCorrupt:
