@@ -147,3 +147,20 @@ def test_in_tmux_the_clipboard_lines_doctor_gives_make_copies_reach_the_clipboar
         lines += [line for line in re.findall(r"`([^`]+)`", clipboard["hint"]) if line.startswith("set ")]
     assert forwarded == ["", "]52;;a", "]52;c;"]  # dropped (external), PRIMARY (no selection named), clipboard
     assert clipboard["status"] == "ok" and len(lines) == 2
+
+
+def test_quitting_restores_the_terminal_and_ends_at_once_after_the_model_loaded(synced, cli_env):
+    """torch's teardown took ~2 s after the terminal was restored: the process now ends without it,
+    after the terminal is restored and its pictures released (kitty: test_kitty reads the deletions)."""
+    term = FakeTerminal("plain", [COVERTUI], cli_env)
+    try:
+        term.wait_for("Search covers")
+        term.type("red")  # runs once the model is in
+        term.wait_for("covers by best match", 120)
+        quit_at = len(term.text())
+        term.type("\x11")
+        assert term.process.wait(30) == 0
+    finally:
+        term.close()
+    assert "\x1b[?1049l" in term.text()[quit_at:]  # the alternate screen left: the shell's screen is back
+    assert "Traceback" not in term.text()

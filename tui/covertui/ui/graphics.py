@@ -174,9 +174,10 @@ def kitty_art(wrap=None):
             sys.__stderr__.write(leftover)
             sys.__stderr__.flush()
 
-    atexit.register(release)
+    atexit.register(release)  # run_app calls it at once (the process may end without atexit)
 
     class KittyArt(_pixel_art()):
+        release_terminal = staticmethod(release)
         under_dialogs = True  # text: cut where a dialog lies over it, but its colour must stay as it is
         images = kitty.Images(wrap=wrap)
         unsure: dict = {}  # in tmux: pictures sent since the app was last quiet, id -> what sent them

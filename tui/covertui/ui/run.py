@@ -26,4 +26,7 @@ def run_app(settings: Settings, graphics: str | None = None) -> int:
     finally:
         workers.shutdown(wait=False, cancel_futures=True)
         loop.close()
+        release = getattr(chosen.image_class, "release_terminal", None)
+        if release is not None:  # pictures the terminal keeps: deleted now, not at interpreter exit
+            release()
     return app.return_code or 0
