@@ -472,3 +472,37 @@ async def test_p_then_space_unchecks_the_first_source(synced):
         assert app.focused is picker and picker.highlighted == 0
         await pilot.press("space")
         await until(pilot, lambda: len(picker.selected) == 3)
+
+
+async def test_slash_in_the_empty_query_keeps_the_focus_and_types_nothing(synced):
+    app = make_app(synced)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.searcher is not None)
+        query = app.query_one("#query")
+        assert app.focused is query and not query.cursor_blink  # no blinking: no repaint twice a second
+        await pilot.press("slash")
+        assert query.value == "" and app.focused is query
+        await pilot.press("a", "slash", "b")  # inside words a / is a character
+        assert query.value == "a/b"
+
+
+async def test_results_of_a_query_typed_over_are_not_drawn(synced):
+    """A search's results that arrive after the user typed on are stale: the newer query's come next."""
+    from covertui.search import SearchResult
+
+    app = make_app(synced)
+    async with app.run_test(size=SIZE) as pilot:
+        await search_for(pilot, "red")
+        drawn, show = [], app.grid.show
+
+        async def recording_show(hits, *args, **kwargs):
+            drawn.append(hits)
+            await show(hits, *args, **kwargs)
+
+        app.grid.show = recording_show
+        shown = list(app.grid.hits)
+        app.query_one("#query").value = "red cover with a cat"  # typed on; its own search is on its way
+        stale = SearchResult("red", list(reversed(shown)), 1.0)
+        app.post_message(SearchFinished(stale, []))
+        await until(pilot, lambda: app.grid.border_subtitle and drawn)  # the newer query's results
+        assert all(hits is not stale.hits for hits in drawn)

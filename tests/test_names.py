@@ -88,3 +88,13 @@ def test_a_weak_look_with_the_name_beats_a_strong_look_without():
     assert [cid for cid, _ in ranked] == ["named-weak", "strong", "middle"]
     assert ranked[0][1] == pytest.approx(0.1 / np.hypot(0.1, 1.0), abs=1e-4)  # its true cosine, not the boost
     assert [cid for cid, _ in index.rank(np.array([1.0, 0.0]), top=3)] == ["strong", "middle", "named-weak"]
+
+
+def test_a_tile_shared_by_several_tracks_is_captioned_with_the_one_named(synced):
+    """Cover 5 carries Song 5, Song 45 and Song 85 (artists 5, 45 and 85): asked for artist 85, its
+    tile says Song 85, and y copies that track's link."""
+    for query, title in (("artist 85", "Song 85"), ("song 45", "Song 45")):
+        hit = Searcher(synced).search(query, top=5).hits[0]
+        assert hit.cover == cover_id(5) and hit.title == title, query
+        assert hit.tracks[0].url.endswith(f"track{int(title.split()[1]):06d}")
+    assert Searcher(synced).search("a red cover", top=40).hits  # no name: catalog order, as before

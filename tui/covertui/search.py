@@ -269,6 +269,14 @@ class _View:
         return self.keys[order]
 
 
+def _carries(track: Track, field: str, name: str) -> bool:
+    """Whether `track` carries the (normalized) name in `field` (artist, album, track)."""
+    from .names import normalize
+
+    values = track.artists if field == "artist" else [track.album if field == "album" else track.name]
+    return any(normalize(value) == name for value in values)
+
+
 def _sort_key(order: str, cover, picture) -> float:
     if order == "recent":  # newest first; a folder's file by its time
         stamps = [t.added_at for t in cover.tracks if t.added_at] if cover else []
@@ -408,7 +416,7 @@ class Searcher:
         sources_mask = view.mask(sources)
         mask = sources_mask & view.names.filter(filters) if filters else sources_mask
         group = view.group if fold else None
-        matched, scores = "", {}  # no scores when browsing
+        matched, scores, named = "", {}, None  # no scores when browsing
         if not text:  # browse
             order = "recent" if order == "relevance" else order
             rows = np.flatnonzero(mask)
@@ -417,7 +425,7 @@ class Searcher:
             terms = parse_query(text)
             first = None
             if len(terms) == 1 and terms[0].kind == "text" and (name := view.names.find(text)) is not None:
-                first, matched = name.rows, f"{name.field}: {name.name}"
+                first, matched, named = name.rows, f"{name.field}: {name.name}", name
                 words = normalize(text).split()
                 rest = words[:name.words[0]] + words[name.words[1]:]
                 if rest:  # the other words order the named covers by look
@@ -430,11 +438,11 @@ class Searcher:
                 key = view.key(order)
                 rows.sort(key=lambda row: key[row])
         elapsed = (time.perf_counter() - started) * 1000
-        return SearchResult(query, [self._hit(view, row, scores, sources_mask, group is not None) for row in rows],
-                            elapsed, matched, order)
+        return SearchResult(query, [self._hit(view, row, scores, sources_mask, group is not None, named)
+                                    for row in rows], elapsed, matched, order)
 
     @staticmethod
-    def _hit(view: _View, row: int, scores: dict, mask: np.ndarray, fold: bool) -> Hit:
+    def _hit(view: _View, row: int, scores: dict, mask: np.ndarray, fold: bool, named=None) -> Hit:
         cid = view.index.ids[row]
         cover = view.covers.get(cid)
         copies = [view.index.ids[r] for r in view.members.get(int(view.group[row]), ()) if r != row and mask[r]] \
@@ -443,5 +451,7 @@ class Searcher:
         for other in filter(None, map(view.covers.get, copies)):  # every track of every copy
             tracks += [t for t in other.tracks if all(t.id != mine.id for mine in tracks)]
             sources |= other.sources
+        if named is not None:  # the tracks carrying the name the query named first: the tile's caption
+            tracks.sort(key=lambda track: not _carries(track, named.field, named.name))
         return Hit(cid, scores.get(cid), str(cover.path) if cover and cover.path else None,
                    cover.url if cover else "", tracks, sorted(sources), copies)

@@ -32,7 +32,7 @@ from .plain import plain
 from .screens import AuthScreen, DetailsScreen, HelpScreen, SetupScreen
 from .search_runner import SearchRunner
 from .track_actions import TrackActions
-from .widgets import CoverGrid, SourcePicker, StatusLine, WorkPanel
+from .widgets import CoverGrid, QueryInput, SourcePicker, StatusLine, WorkPanel
 from .widgets.cover_tile import ART_HEIGHT, ART_WIDTH
 
 GC_IDLE = 1.0  # s without a key or click before a full garbage collection may run...
@@ -93,7 +93,7 @@ class CovertuiApp(TrackActions, App):
 
     # layout --------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Input(placeholder='Search covers: "blue cover with a cat"   (↓ to the covers · F1 help)', id="query")
+        yield QueryInput(placeholder='Search covers: "blue cover with a cat"   (↓ to the covers · F1 help)', id="query")
         with Horizontal(id="body"):
             yield SourcePicker(id="sources")
             self.grid = CoverGrid(self.image_class, id="grid")
@@ -261,6 +261,8 @@ class CovertuiApp(TrackActions, App):
     @while_mounted
     async def on_search_finished(self, event: SearchFinished) -> None:
         result = event.result
+        if result.query != self.query_one("#query", Input).value.strip() and self.searcher is not None:
+            return  # typed on since it began: the newer query's results are on their way, not this grid
         empty = "No covers in the checked sources." if self.checked_sources else "Check a source on the left."
         again, self._shown_query = result.query == self._shown_query, result.query
         self.query_one(StatusLine).show(last_ms=result.elapsed_ms)  # first: a frame with the covers has it too

@@ -2,8 +2,9 @@
 
 from .cover_grid import CoverGrid
 from .cover_tile import CoverTile
+from .query_input import QueryInput
 from .source_picker import SourcePicker
 from .status_line import StatusLine
 from .work_panel import WorkPanel
 
-__all__ = ["CoverGrid", "CoverTile", "SourcePicker", "StatusLine", "WorkPanel"]
+__all__ = ["CoverGrid", "CoverTile", "QueryInput", "SourcePicker", "StatusLine", "WorkPanel"]
