@@ -130,7 +130,7 @@ async def main():
     graphics = choose_graphics("unicode")
     app = Timed(load_settings(), graphics.image_class, graphics.protocol)
     async with app.run_test(size=(160, 50)) as pilot:
-        await wait_for(app, lambda: app.searcher is not None, "the model")
+        await wait_for(app, lambda: app.model_ready, "the model")
         marks["ready"] = time.time() - t0
         await pilot.press("escape")  # no Spotify app configured here: "continue without Spotify"
         samples = {"typed": [], "echo": [], "row": []}

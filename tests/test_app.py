@@ -32,7 +32,7 @@ async def start_sync(pilot) -> None:
 async def search_for(pilot, text: str) -> None:
     """Once the model is ready: type a query, wait for the covers, move to the grid."""
     app = pilot.app
-    await until(pilot, lambda: app.searcher is not None)
+    await until(pilot, lambda: app.model_ready)
     await type_text(pilot, text)
     await until(pilot, lambda: results(app) and results(app)[:len(tiles(app))] == tiles(app))
     await pilot.press("down")
@@ -59,10 +59,21 @@ def test_importing_the_app_and_cli_imports_no_torch():
     assert out.stdout.strip() == "[]"
 
 
+def test_browsing_the_index_imports_no_torch(synced, cli_env):
+    """The covers come before the model: the index browses without torch (1.4 s to import) on the CPU."""
+    code = ("import sys; from covertui.config import load_settings; from covertui.search import Searcher; "
+            "hits = Searcher(load_settings(), text=False).search('', top=60).hits; "
+            "print(len(hits), sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    for device in ("cpu", ""):  # named, or the default on a machine without a GPU driver (this one)
+        out = subprocess.run([sys.executable, "-c", code], env={**cli_env, "COVERTUI_DEVICE": device},
+                             capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == "40 []", out.stderr
+
+
 async def test_search_shows_the_expected_covers_and_keys_move(synced):
     app = make_app(synced)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.searcher is not None)
+        await until(pilot, lambda: app.model_ready)
         await type_text(pilot, "a blue cover")
         expected = [h.cover for h in Searcher(synced).search("a blue cover", top=60).hits]
         await until(pilot, lambda: results(app) == expected)
@@ -159,7 +170,7 @@ async def test_full_garbage_collections_wait_for_an_idle_moment(synced, monkeypa
     before = gc.get_threshold()
     app = make_app(synced)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.searcher is not None)
+        await until(pilot, lambda: app.model_ready)
         assert gc.get_threshold()[2] >= 1 << 30  # the interpreter starts none by itself
         collected = []
         monkeypatch.setattr(gc, "collect", lambda *args: collected.append(args))
@@ -185,7 +196,7 @@ async def test_typing_never_triggers_bindings(synced):
 async def test_y_copies_the_track_url_and_notifies(synced):
     app = make_app(synced)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.searcher is not None)
+        await until(pilot, lambda: app.model_ready)
         await type_text(pilot, "red")
         await pilot.press("enter")
         await until(pilot, lambda: tiles(app))
@@ -239,7 +250,7 @@ async def test_unchecking_a_source_removes_its_covers(fake, settings, logged_in)
     sync(settings, Selection(all=True), embed=embedder(settings))
     app = make_app(settings)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.searcher is not None)
+        await until(pilot, lambda: app.model_ready)
         await type_text(pilot, "blue")
         await until(pilot, lambda: len(results(app)) == 40)
         picker = app.query_one("#sources")
@@ -435,7 +446,7 @@ async def test_reports_that_arrive_while_the_app_closes_are_dropped(synced):
 
     app = make_app(synced)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.searcher is not None)
+        await until(pilot, lambda: app.model_ready)
         await app.query_one("#body").remove()  # as when the app closes: its widgets go before the last messages
         for report in (SourcesLoaded({}, set(), True), SearchFailed("late"), SyncFinished("late", "warning")):
             app.post_message(report)
@@ -477,7 +488,7 @@ async def test_p_then_space_unchecks_the_first_source(synced):
 async def test_slash_in_the_empty_query_keeps_the_focus_and_types_nothing(synced):
     app = make_app(synced)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.searcher is not None)
+        await until(pilot, lambda: app.model_ready)
         query = app.query_one("#query")
         assert app.focused is query and not query.cursor_blink  # no blinking: no repaint twice a second
         await pilot.press("slash")
@@ -506,3 +517,33 @@ async def test_results_of_a_query_typed_over_are_not_drawn(synced):
         app.post_message(SearchFinished(stale, []))
         await until(pilot, lambda: app.grid.border_subtitle and drawn)  # the newer query's results
         assert all(hits is not stale.hits for hits in drawn)
+
+
+async def test_covers_show_while_the_text_tower_loads_and_words_wait_for_it(synced, monkeypatch):
+    """Browsing needs no model: the covers are on screen while the text tower is held back; a query with
+    words typed meanwhile says it waits, keeps the covers, and is answered once the tower is in."""
+    from covertui.embed.model import ClipModel
+
+    real, release, asked = ClipModel.load, threading.Event(), threading.Event()
+
+    def held_back(self, tower):
+        if tower == "text" and self.text is None:
+            asked.set()
+            release.wait(60)
+        real(self, tower)
+
+    monkeypatch.setattr(ClipModel, "load", held_back)
+    app = make_app(synced)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(results(app)) == 40 and tiles(app))  # browsed, newest first
+        assert asked.is_set() and not app.model_ready
+        browsed = list(results(app))
+        await type_text(pilot, "a blue cover")
+        await pilot.pause(0.3)
+        assert results(app) == browsed  # still the covers, not an empty grid
+        assert "runs when it is ready" in str(app.query_one("#status").render())
+        release.set()
+        await until(pilot, lambda: app.model_ready and app.grid.border_title.startswith("covers by best match"))
+        expected = [h.cover for h in Searcher(synced).search("a blue cover", top=60).hits]
+        await until(pilot, lambda: results(app) == expected)
+        assert "runs when it is ready" not in str(app.query_one("#status").render())

@@ -130,7 +130,7 @@ async def test_the_app_shows_every_name_literally_and_clicks_run_nothing(hostile
         picker.scroll_to(y=max(0, row - 2), animate=False)
         await pilot.pause()
         await pilot.click(SourcePicker, offset=(4, row - int(picker.scroll_y)))  # the row that carried the action
-        await until(pilot, lambda: app.searcher is not None and app.grid.hits)
+        await until(pilot, lambda: app.model_ready and app.grid.hits)
         captions = [(str(t.name_label.render()), str(t.meta_label.render())) for t in app.query(CoverTile) if t.display]
         titles = {c[0] for c in captions}
         assert "Song [Live at Wembley]" in titles and "Broken [/] name" in titles
@@ -160,7 +160,7 @@ async def test_a_named_match_in_the_border_and_device_names_in_dialogs_are_plain
     monkeypatch.setattr(App, "notify", notify)
     app = AppUnderTest(hostile)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.searcher is not None)
+        await until(pilot, lambda: app.model_ready)
         app.query_one("#query").value = "Broken [/] name"
         await until(pilot, lambda: "first" in (app.grid.border_title or ""))
         # names are matched normalized ("broken name"); the query's own "[/]" broke nothing on the way

@@ -27,7 +27,7 @@ def synced_app(synced):
 async def settle(pilot) -> None:
     """Until the model is in (the status line says so), no worker runs (the first browse included) and
     what they posted is drawn: nothing changes the screen after this but the search time, set here."""
-    await until(pilot, lambda: pilot.app.searcher is not None)
+    await until(pilot, lambda: pilot.app.model_ready)
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
     pilot.app.query_one(StatusLine).show(last_ms=12.0)  # the one value that changes from run to run
@@ -38,7 +38,7 @@ async def settle(pilot) -> None:
 def test_main_screen_with_results(snap_compare, synced_app):
     async def search(pilot):
         app = pilot.app
-        await until(pilot, lambda: app.searcher is not None and len(app.sources) == 4)
+        await until(pilot, lambda: app.model_ready and len(app.sources) == 4)
         app.query_one("#query").cursor_blink = False  # a blinking cursor is drawn or not depending on the moment
         app.query_one("#query").value = "a blue cover with a cat"
         await until(pilot, lambda: len(app.grid.hits) == 40 and None not in app.grid.thumbnails)

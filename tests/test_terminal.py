@@ -154,7 +154,7 @@ def test_quitting_restores_the_terminal_and_ends_at_once_after_the_model_loaded(
     after the terminal is restored and its pictures released (kitty: test_kitty reads the deletions)."""
     term = FakeTerminal("plain", [COVERTUI], cli_env)
     try:
-        term.wait_for("Search covers")
+        term.wait_for("earch covers")  # the query box (the cursor sits on its S)
         term.type("red")  # runs once the model is in
         term.wait_for("covers by best match", 120)
         quit_at = len(term.text())

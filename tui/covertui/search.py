@@ -44,6 +44,17 @@ class Term:
     weight: float = 1.0
 
 
+def needs_text(query: str) -> bool:
+    """Whether a query has words for the text tower (browsing, filters, @COVER and image: need none)."""
+    from .names import split_filters
+
+    text, _ = split_filters(query)
+    try:
+        return any(term.kind == "text" for term in parse_query(text)) if text.strip() else False
+    except QueryError:
+        return False  # the search says what is wrong with it, model or not
+
+
 def parse_query(query: str) -> list[Term]:
     query = query.strip()
     if not query:
@@ -318,14 +329,16 @@ def _artist_keys(view: "_View") -> np.ndarray:
 class Searcher:
     """The search service: a model (text tower first), the index, and the catalog's covers."""
 
-    def __init__(self, settings, model=None, allow_download: bool = True) -> None:
+    def __init__(self, settings, model=None, allow_download: bool = True, text: bool = True) -> None:
+        """`text`: load the text tower now; without it the index browses at once, and the first search
+        with words loads it (ClipModel.load)."""
         from .catalog import Catalog
         from .embed.model import ClipModel
         from .embed.preprocess import PREPROCESS_VERSION
         from .embed.store import EmbeddingStore
 
         self.settings = settings
-        self.model = model or ClipModel(settings, towers=("text",), allow_download=allow_download)
+        self.model = model or ClipModel(settings, towers=("text",) if text else (), allow_download=allow_download)
         self.store = EmbeddingStore(settings.paths, self.model.identity, PREPROCESS_VERSION)
         self._reloading = threading.Lock()
         with Catalog(settings.paths) as catalog:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -37,7 +38,20 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+# Where one of these exists a GPU may be (NVIDIA, AMD ROCm, WSL 2): only torch can tell.
+GPU_NODES = ("/proc/driver/nvidia/version", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
+
+
+def no_gpu_here() -> bool:
+    """A Linux machine with no GPU driver at all: the CPU, known without importing torch (1.4 s)."""
+    return sys.platform.startswith("linux") and not any(os.path.exists(node) for node in GPU_NODES)
+
+
 def resolve_device(preference: str | None) -> str:
+    """The device to run on. The CPU, named or certain, is known without importing torch: the app's
+    index (browsing) needs none, only its text tower does."""
+    if (preference or "").lower() == "cpu" or (not preference and no_gpu_here()):
+        return "cpu"
     import torch
 
     if preference:
@@ -50,8 +64,6 @@ def resolve_device(preference: str | None) -> str:
         if wanted == "mps":
             if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
                 raise ModelError("--device mps: no Apple GPU is available here (use --device cpu).")
-            return wanted
-        if wanted == "cpu":
             return wanted
         raise ModelError(f"Unknown device {preference!r}: use cuda, mps or cpu.")
     if torch.cuda.is_available():

@@ -25,7 +25,7 @@ from ..progress import CancelToken
 from ..text import clean, clean_lines
 from .graphics import preparer, thumbnail_pixels
 from .idle_gc import IdleCollector
-from .messages import (DetailsRequested, IndexReloaded, ModelFailed, ModelLoaded, PageSizeChanged, SearchFailed,
+from .messages import (DetailsRequested, IndexLoaded, IndexReloaded, ModelFailed, ModelLoaded, PageSizeChanged, SearchFailed,
                        SearchFinished, SourcesChecked, SourcesLoaded, SourcesRefreshFailed, SyncFinished,
                        SyncProgressed, ThumbnailsDecoded, while_mounted)
 from .plain import plain
@@ -78,6 +78,7 @@ class CovertuiApp(TrackActions, App):
         self.order = "relevance"  # of the results; "relevance" browses (no words) as "recent"
         self._words = False  # whether the query box holds words
         self.has_covers = True  # anything synced: else the grid says how to start
+        self.model_ready = False  # the text tower is in: queries with words run
         self._last_reload = 0.0
         self.searches = SearchRunner(
             thumbnail_pixels(protocol, ART_WIDTH, ART_HEIGHT),
@@ -192,7 +193,7 @@ class CovertuiApp(TrackActions, App):
         picker.fill(event.sources, event.checked)
         if event.has_covers is not None:
             self.has_covers = event.has_covers
-            await self.grid.show([], [], "Covers show here once the model is loaded." if event.has_covers else EMPTY)
+            await self.grid.show([], [], "Loading the covers…" if event.has_covers else EMPTY)
             query = self.query_one("#query", Input)
             # the query's focus from on_mount may still be on its way (focus() is applied later, in order)
             if not event.has_covers and self.focused in (query, None) and not query.value:
@@ -220,10 +221,14 @@ class CovertuiApp(TrackActions, App):
     # model and search ------------------------------------------------------------
     @work(thread=True, exit_on_error=False, exclusive=True, group="model")
     def load_model(self) -> None:
+        """The index first (covers browse at once), then the text tower (queries with words)."""
         from ..search import Searcher
 
         try:
-            self.post_message(ModelLoaded(Searcher(self.settings)))
+            searcher = Searcher(self.settings, text=False)
+            self.post_message(IndexLoaded(searcher))
+            searcher.model.load("text")
+            self.post_message(ModelLoaded(searcher))
         except CovertuiError as exc:
             self.post_message(ModelFailed(str(exc)))
 
@@ -233,11 +238,17 @@ class CovertuiApp(TrackActions, App):
         self.notify(event.message, title="Model", severity="error", timeout=15)
 
     @while_mounted
+    def on_index_loaded(self, event: IndexLoaded) -> None:
+        if self.searches.start(event.searcher):  # the covers, or a query typed meanwhile that needs no model
+            self.run_worker(self.searches.run, thread=True, group="search", exit_on_error=False)
+        self.query_one(StatusLine).show(searcher=event.searcher)
+
+    @while_mounted
     def on_model_loaded(self, event: ModelLoaded) -> None:
         self.collector.hold()  # the model's objects live as long as the app: out of full collections
-        if self.searches.start(event.searcher):  # a query typed while the model loaded
-            self.run_worker(self.searches.run, thread=True, group="search", exit_on_error=False)
-        self.query_one(StatusLine).show(searcher=event.searcher, note="")
+        self.model_ready = True
+        self.query_one(StatusLine).show(note="")
+        self.search_now()  # a query with words typed while the model loaded runs now
 
     @on(Input.Changed, "#query")
     def query_changed(self, event: Input.Changed) -> None:
@@ -251,17 +262,26 @@ class CovertuiApp(TrackActions, App):
         self.search_now(again=not self.searches.busy)  # Enter searches again, unless already on it
 
     def search_now(self, again: bool = False) -> None:
-        """Search for the query as it is now, at once, or as soon as the running search ends."""
-        text = self.query_one("#query", Input).value.strip()
+        """Search for the query as it is now, at once, or as soon as the running search ends. Words wait
+        for the text tower; the covers are browsed meanwhile."""
+        text = self.coming_query()
         if self.searches.want(text, self.checked_sources, again, self.order):
             self.run_worker(self.searches.run, thread=True, group="search", exit_on_error=False)
-        if self.searcher is None and text:
+        if text != self.query_one("#query", Input).value.strip():
             self.query_one(StatusLine).show(note="loading the model… your search runs when it is ready")
+
+    def coming_query(self) -> str:
+        """What the grid is to show: the query box's text, or the covers (a browse) while the model that
+        its words need loads."""
+        from ..search import needs_text
+
+        text = self.query_one("#query", Input).value.strip()
+        return text if self.model_ready or not needs_text(text) else ""
 
     @while_mounted
     async def on_search_finished(self, event: SearchFinished) -> None:
         result = event.result
-        if result.query != self.query_one("#query", Input).value.strip() and self.searcher is not None:
+        if result.query != self.coming_query():
             return  # typed on since it began: the newer query's results are on their way, not this grid
         empty = "No covers in the checked sources." if self.checked_sources else "Check a source on the left."
         again, self._shown_query = result.query == self._shown_query, result.query

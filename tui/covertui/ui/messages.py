@@ -23,6 +23,14 @@ def while_mounted(handler):
     return handle
 
 
+class IndexLoaded(Message):
+    """The covers and their vectors are in: browsing works; the text tower still loads (ModelLoaded)."""
+
+    def __init__(self, searcher) -> None:
+        super().__init__()
+        self.searcher = searcher
+
+
 class ModelLoaded(Message):
     def __init__(self, searcher) -> None:
         super().__init__()
