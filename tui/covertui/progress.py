@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -59,6 +60,30 @@ class CancelToken:
         """Sleep, waking early (and raising Cancelled) when cancelled."""
         if self._event.wait(max(0.0, seconds)):
             raise Cancelled()
+
+
+_writers = 0  # syncs under way in this process (work that a quit lets finish its current file)
+_writers_changed = threading.Condition()
+
+
+@contextmanager
+def writing():
+    """Mark a sync under way: quitting gives it a moment to stop between files (wait_for_writers)."""
+    global _writers
+    with _writers_changed:
+        _writers += 1
+    try:
+        yield
+    finally:
+        with _writers_changed:
+            _writers -= 1
+            _writers_changed.notify_all()
+
+
+def wait_for_writers(timeout: float) -> bool:
+    """Wait until no sync is under way, at most `timeout` s; whether none is."""
+    with _writers_changed:
+        return _writers_changed.wait_for(lambda: _writers == 0, timeout)
 
 
 class RateMeter:

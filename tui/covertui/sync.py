@@ -18,7 +18,7 @@ from .config import Paths, Settings
 from .covers import download_covers
 from .errors import AccountRefused, CovertuiError, RateLimited, SyncBusy
 from .files import MAX_IMAGE_BYTES
-from .progress import CancelToken, Progress, ProgressCallback, no_progress
+from .progress import CancelToken, Progress, ProgressCallback, no_progress, writing
 from .spotify.library import LIKED, Source, SourceUnavailable, SpotifyLibrary, playlist_id_from
 
 
@@ -173,7 +173,7 @@ def sync(
     cancel = cancel or CancelToken()
     paths = settings.paths
     summary = SyncSummary()
-    with sync_lock(paths), Catalog(paths) as catalog:
+    with writing(), sync_lock(paths), Catalog(paths) as catalog:
         saved = catalog.sources()
         needs_spotify = selection.spotify or (
             selection.empty and any(saved.get(sid) is None or saved[sid].kind != "folder" for sid in catalog.selection()))

@@ -221,7 +221,8 @@ class CovertuiApp(TrackActions, App):
     # model and search ------------------------------------------------------------
     @work(thread=True, exit_on_error=False, exclusive=True, group="model")
     def load_model(self) -> None:
-        """The index first (covers browse at once), then the text tower (queries with words)."""
+        """The index first (covers browse at once), then the text tower (queries with words): numpy's
+        when saved (embed/text_fast.py), then torch's in its place."""
         from ..search import Searcher
 
         try:
@@ -231,6 +232,14 @@ class CovertuiApp(TrackActions, App):
             self.post_message(ModelLoaded(searcher))
         except CovertuiError as exc:
             self.post_message(ModelFailed(str(exc)))
+            return
+        if searcher.model.numpy_text:  # it answered first; torch's tower is ~3x faster a query from now on
+            try:
+                searcher.model.load_torch_text()
+            except CovertuiError as exc:
+                log.warning("the numpy text tower stays: %s", exc)
+                return
+            self.post_message(ModelLoaded(searcher))  # its objects too out of full collections
 
     @while_mounted
     def on_model_failed(self, event: ModelFailed) -> None:

@@ -23,10 +23,11 @@ class IdleCollector:
         self._threshold: tuple | None = None  # the interpreter's, while held
 
     def hold(self) -> None:
+        """Keep what exists now out of full collections (again, for objects made since the last hold)."""
         if self._threshold is None:
             self._threshold = gc.get_threshold()
-            gc.freeze()
             gc.set_threshold(*self._threshold[:2], 1 << 30)
+        gc.freeze()
 
     def touched(self) -> None:
         """A key or click: the user is not idle."""
