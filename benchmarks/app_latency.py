@@ -130,7 +130,7 @@ async def main():
     graphics = choose_graphics("unicode")
     app = Timed(load_settings(), graphics.image_class, graphics.protocol)
     async with app.run_test(size=(160, 50)) as pilot:
-        await wait_for(app, lambda: app.model_ready, "the model")
+        await wait_for(app, lambda: app.model_ready and not app.searcher.model.numpy_text, "the model")
         marks["ready"] = time.time() - t0
         await pilot.press("escape")  # no Spotify app configured here: "continue without Spotify"
         samples = {"typed": [], "echo": [], "row": []}
@@ -268,6 +268,9 @@ def main() -> None:
           f"p95 {p(echo, 95):.0f} ms; results/echo {p(typed, 50) / p(echo, 50):.1f}x")
     print(f"  down past the last row -> next row of tiles drawn: p50 {p(row, 50):.0f} ms, p95 {p(row, 95):.0f} ms")
     print(f"memory of the running app: {runs[-1]['rss_mib']:.0f} MiB resident, peak {runs[-1]['hwm_mib']:.0f} MiB")
+    from app_start import report
+
+    report(home, model, args.runs)  # launch -> first covers, -> first answer; ctrl+q -> ended
     paths = pty_paths(env, ["cat", "sun", "red", "sea", "dog", "car", "sky", "war", "fog", "ice"][:args.pty_queries])
     base = p(paths["halfcell"]["typed"], 50)
     print("the real app on a pty answering like xterm with sixel (150 x 48 cells of 10 x 20 px), "

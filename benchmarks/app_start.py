@@ -86,6 +86,11 @@ def main() -> None:
     model = checkpoint(args.work, "vit-b32")
     home = Path(tempfile.mkdtemp(prefix="covertui-start-"))
     build_library(home, model, args.covers)
+    report(home, model, args.runs)
+
+
+def report(home: Path, model: Path, runs: int) -> None:
+    """Measure and print, for the library in `home` (app_latency.py calls this too)."""
     from covertui.config import load_settings
     from covertui.spotify.auth import TokenStore, _stamp
     from fake_spotify import FakeSpotify, Library
@@ -96,13 +101,14 @@ def main() -> None:
                TERM="xterm-256color", **fake.env())
     settings = load_settings(environ=env, cwd=home)
     TokenStore(settings.paths.token_file).save(_stamp(settings, fake.issue_token()))
-    bares = [bare(env) for _ in range(args.runs)]
+    bares = [bare(env) for _ in range(runs)]
     first_start = covertui(env, "red cover")  # loads the text tower through transformers, saves it for numpy
-    apps = [covertui(env, "red cover") for _ in range(args.runs)]
+    apps = [covertui(env, "red cover") for _ in range(runs)]
     median = lambda xs: statistics.median(xs)  # noqa: E731
     bare_first, bare_quit = median([b[0] for b in bares]), median([b[1] for b in bares])
     covers, answer, quit_ = (median([a[i] for a in apps]) for i in range(3))
-    print(f"{args.covers} covers, ViT-B/32 shapes, half-cell, {args.runs} runs (median); a bare Textual app: "
+    fake.stop()
+    print(f"ViT-B/32 shapes, half-cell, {runs} runs (median); a bare Textual app: "
           f"first frame {bare_first:.2f} s, ctrl+q -> ended {bare_quit:.2f} s")
     print(f"  launch -> first covers      {covers:5.2f} s ({covers / bare_first:.1f}x the bare first frame)   "
           "target <= 1 s")
