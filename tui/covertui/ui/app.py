@@ -25,8 +25,8 @@ from ..progress import CancelToken
 from ..text import clean, clean_lines
 from .graphics import preparer, thumbnail_pixels
 from .idle_gc import IdleCollector
-from .messages import (DetailsRequested, IndexLoaded, IndexReloaded, ModelFailed, ModelLoaded, PageSizeChanged, SearchFailed,
-                       SearchFinished, SourcesChecked, SourcesLoaded, SourcesRefreshFailed, SyncFinished,
+from .messages import (DetailsRequested, IndexLoaded, IndexReloaded, ModelFailed, ModelLoaded, PageSizeChanged,
+                       SearchFailed, SearchFinished, SourcesChecked, SourcesLoaded, SourcesRefreshFailed, SyncFinished,
                        SyncProgressed, ThumbnailsDecoded, while_mounted)
 from .plain import plain
 from .screens import AuthScreen, DetailsScreen, HelpScreen, SetupScreen
