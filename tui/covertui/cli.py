@@ -329,7 +329,7 @@ def run() -> None:
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()
-    wait_for_writers(QUIT_GRACE)  # a sync told to stop finishes the file in hand; nothing else is waited for
+    wait_for_writers(QUIT_GRACE)  # a sync told to stop ends the file in hand; nothing else is waited for
     logging.shutdown()  # what atexit would have flushed: the log file
     os._exit(code)
 

@@ -18,7 +18,7 @@ import urllib3
 
 from .config import Paths
 from .errors import Cancelled, StorageError
-from .progress import CancelToken, Progress, ProgressCallback, RateMeter, no_progress
+from .progress import CancelToken, Progress, ProgressCallback, RateMeter, no_progress, writing
 from .spotify.http import make_session
 
 MAX_BYTES = 8 * 1024 * 1024
@@ -188,7 +188,13 @@ def _store(paths: Paths, cover_id: str, data: bytes, ext: str) -> Path:
 def download_one(session: requests.Session, paths: Paths, cover_id: str, url: str, timeout: float,
                  cancel: CancelToken, backoff: float = 0.5) -> int:
     """Download, validate and store one cover; returns its size. Raises with the reason. All attempts
-    together end after DEADLINE_TIMEOUTS request timeouts."""
+    together end after DEADLINE_TIMEOUTS request timeouts. A writer (progress.writing): quitting lets
+    it stop at its next chunk and remove its partial file."""
+    with writing():
+        return _download_one(session, paths, cover_id, url, timeout, cancel, backoff)
+
+
+def _download_one(session, paths, cover_id, url, timeout, cancel, backoff) -> int:
     last = "failed"
     deadline = time.monotonic() + DEADLINE_TIMEOUTS * timeout
     for attempt in range(ATTEMPTS):

@@ -62,13 +62,13 @@ class CancelToken:
             raise Cancelled()
 
 
-_writers = 0  # syncs under way in this process (work that a quit lets finish its current file)
+_writers = 0  # syncs and cover downloads under way (work that a quit lets stop between files)
 _writers_changed = threading.Condition()
 
 
 @contextmanager
 def writing():
-    """Mark a sync under way: quitting gives it a moment to stop between files (wait_for_writers)."""
+    """Mark a sync or a download under way: quitting gives it a moment to stop between files."""
     global _writers
     with _writers_changed:
         _writers += 1
@@ -81,7 +81,7 @@ def writing():
 
 
 def wait_for_writers(timeout: float) -> bool:
-    """Wait until no sync is under way, at most `timeout` s; whether none is."""
+    """Wait until no sync or download is under way, at most `timeout` s; whether none is."""
     with _writers_changed:
         return _writers_changed.wait_for(lambda: _writers == 0, timeout)
 

@@ -38,6 +38,7 @@ from .widgets.cover_tile import ART_HEIGHT, ART_WIDTH
 GC_IDLE = 1.0  # s without a key or click before a full garbage collection may run...
 GC_EVERY = 5.0  # ...checked this often, so that one costs at most ~2% of a core during a sync
 RELOAD_EVERY = 2.0  # s between index reloads while a sync embeds: results grow as covers are embedded
+REFRESH_LATEST = 3.0  # s after the start, sources are refreshed from Spotify even if no covers came yet
 log = logging.getLogger(__name__)
 EMPTY = "Nothing synced yet. Check sources on the left (space), then press s to sync."
 
@@ -79,6 +80,7 @@ class CovertuiApp(TrackActions, App):
         self._words = False  # whether the query box holds words
         self.has_covers = True  # anything synced: else the grid says how to start
         self.model_ready = False  # the text tower is in: queries with words run
+        self._covers_done = self._refresh_wanted = False  # fresh sources: asked once the first covers are in
         self._last_reload = 0.0
         self.searches = SearchRunner(
             thumbnail_pixels(protocol, ART_WIDTH, ART_HEIGHT),
@@ -111,6 +113,7 @@ class CovertuiApp(TrackActions, App):
         self.load_sources(first=True)
         self.load_model()
         self.call_after_refresh(self.check_login)
+        self.set_timer(REFRESH_LATEST, self.covers_done)  # a model still downloading delays Spotify no longer
         self.set_interval(GC_EVERY, self.collector.collect_if_idle)
 
     def on_unmount(self) -> None:
@@ -160,7 +163,19 @@ class CovertuiApp(TrackActions, App):
         else:
             if warning := login_warning(token):
                 self.notify(warning, title="Spotify login", severity="warning", timeout=20)
+            self._refresh_wanted = True
+            self.refresh_after_covers()
+
+    def refresh_after_covers(self) -> None:
+        """Fresh sources from Spotify, once the first covers are drawn (or could not be): the Spotify
+        client's imports in a worker would hold the interpreter while the covers are on their way."""
+        if self._refresh_wanted and self._covers_done:
+            self._refresh_wanted = False
             self.refresh_sources()
+
+    def covers_done(self) -> None:
+        self._covers_done = True
+        self.refresh_after_covers()
 
     # sources -------------------------------------------------------------------
     def _read_sources(self, first: bool = False) -> SourcesLoaded:
@@ -193,6 +208,8 @@ class CovertuiApp(TrackActions, App):
         picker.fill(event.sources, event.checked)
         if event.has_covers is not None:
             self.has_covers = event.has_covers
+            if not event.has_covers:
+                self.covers_done()  # nothing to draw: Spotify's sources at once
             await self.grid.show([], [], "Loading the covers…" if event.has_covers else EMPTY)
             query = self.query_one("#query", Input)
             # the query's focus from on_mount may still be on its way (focus() is applied later, in order)
@@ -245,6 +262,7 @@ class CovertuiApp(TrackActions, App):
     def on_model_failed(self, event: ModelFailed) -> None:
         self.query_one(StatusLine).show(note="model not loaded")
         self.notify(event.message, title="Model", severity="error", timeout=15)
+        self.covers_done()
 
     @while_mounted
     def on_index_loaded(self, event: IndexLoaded) -> None:
@@ -300,6 +318,7 @@ class CovertuiApp(TrackActions, App):
         if title.markup != self.grid.border_title:  # setting it repaints the whole grid
             self.grid.border_title = title
         await self.grid.show(result.hits, event.thumbnails, empty, keep_selection=again)
+        self.covers_done()
 
     @while_mounted
     def on_thumbnails_decoded(self, event: ThumbnailsDecoded) -> None:
@@ -308,6 +327,7 @@ class CovertuiApp(TrackActions, App):
     @while_mounted
     async def on_search_failed(self, event: SearchFailed) -> None:
         await self.grid.show([], [], EMPTY if event.nothing_indexed and not self.has_covers else event.message)
+        self.covers_done()
 
     def on_page_size_changed(self, event: PageSizeChanged) -> None:
         self.searches.page_size = event.page_size
