@@ -110,6 +110,15 @@ def as_dict(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def as_list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def as_id(value, pattern: re.Pattern = ITEM_ID) -> str:
+    """An id from the API, which goes into URIs and URLs as it is: one of `pattern`'s, else nothing."""
+    return value if isinstance(value, str) and pattern.match(value) else ""
+
+
 def as_text(value) -> str:
     """A name from the API: a string, else nothing (numbers, lists and objects are not names)."""
     return value if isinstance(value, str) else ""
@@ -131,8 +140,7 @@ def spotify_link(links, kind: str, item_id: str) -> str:
 def choose_image(images) -> str | None:
     """The smallest image at least 224 px wide (the 300 px one), else the largest. Entries that are not
     images (no string URL) are passed over; a width that is not a number counts as unknown."""
-    images = [i for i in images if isinstance(i, dict) and isinstance(i.get("url"), str) and i["url"]] \
-        if isinstance(images, list) else []
+    images = [i for i in as_list(images) if isinstance(i, dict) and isinstance(i.get("url"), str) and i["url"]]
     if not images:
         return None
     sized = [i for i in images if as_count(i.get("width"))]
@@ -176,7 +184,7 @@ def parse_entry(entry: Any, skipped: Counter) -> Track | None:
     if not item_id:
         skipped["null"] += 1
         return None
-    if not isinstance(item_id, str) or not ITEM_ID.match(item_id):
+    if not as_id(item_id):
         skipped["malformed"] += 1
         return None
     if item.get("type") == "episode":
@@ -189,8 +197,7 @@ def parse_entry(entry: Any, skipped: Counter) -> Track | None:
     else:
         album_obj = as_dict(item.get("album"))
         images = album_obj.get("images")
-        artists = [as_text(a.get("name")) for a in item.get("artists") or [] if isinstance(a, dict)] \
-            if isinstance(item.get("artists"), list) else []
+        artists = [as_text(a.get("name")) for a in as_list(item.get("artists")) if isinstance(a, dict)]
         album, album_links, kind = as_text(album_obj.get("name")), album_obj.get("external_urls"), "track"
         release = album_obj.get("release_date")
         album_id, album_kind = album_obj.get("id"), "album"
@@ -201,7 +208,7 @@ def parse_entry(entry: Any, skipped: Counter) -> Track | None:
     if not cover_url.startswith(("https://", "http://")) or not cover_url.isprintable() or len(cover_url) > 2000:
         skipped["bad_image_url"] += 1
         return None
-    album_id = album_id if isinstance(album_id, str) and ITEM_ID.match(album_id) else ""
+    album_id = as_id(album_id)
     return Track(
         id=item_id,
         name=as_text(item.get("name")),
@@ -352,7 +359,7 @@ class SpotifyLibrary:
         offset = 0
         for _ in range(MAX_PAGES):
             page = as_dict(self.call(fetch, offset, source=source))
-            items = page.get("items") if isinstance(page.get("items"), list) else []
+            items = as_list(page.get("items"))
             yield {**page, "items": items}
             offset += len(items)
             total = page.get("total")
@@ -374,7 +381,7 @@ class SpotifyLibrary:
         ]
         for page in self.pages(lambda offset: self.client.current_user_playlists(limit=PAGE, offset=offset)):
             for pl in page["items"]:
-                if not isinstance(pl, dict) or not isinstance(pl.get("id"), str) or not ITEM_ID.match(pl["id"]):
+                if not isinstance(pl, dict) or not as_id(pl.get("id")):
                     continue
                 owner = as_dict(pl.get("owner"))
                 counts = pl.get("items") if isinstance(pl.get("items"), dict) else as_dict(pl.get("tracks"))
@@ -423,7 +430,7 @@ class SpotifyLibrary:
 
 def _liked_snapshot(first_page: dict) -> str:
     """Liked Songs has no snapshot id: total count plus the newest entry stand in for one."""
-    items = first_page.get("items") if isinstance(first_page.get("items"), list) else []
+    items = as_list(first_page.get("items"))
     head = as_dict(items[0]) if items else {}
     track = as_dict(head.get("track") or head.get("item"))
     return f"{as_count(first_page.get('total'))}:{as_text(head.get('added_at'))}:{as_text(track.get('id'))}"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..errors import CovertuiError, PlaybackRefused, WriteUncertain
 from ..text import clean
-from .library import SpotifyLibrary, item_uri_of
+from .library import SpotifyLibrary, as_dict, as_id, as_list, as_text, item_uri_of
 
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # it goes into the request's URL as it is
 _ITEM = re.compile(r"(?:spotify:|open\.spotify\.com/(?:intl-[a-z]+/)?)?(?:(track|episode)[:/])?([A-Za-z0-9]{22})\b")
@@ -54,15 +54,11 @@ class Player:
         self.library = library
 
     def devices(self) -> list[Device]:
-        answer = self.library.call(self.library.client.devices)
-        listed = answer.get("devices") if isinstance(answer, dict) else None
-        return [Device(d["id"], d.get("name") if isinstance(d.get("name"), str) else "?",
-                       d.get("type") if isinstance(d.get("type"), str) else "device",
+        listed = as_list(as_dict(self.library.call(self.library.client.devices)).get("devices"))
+        return [Device(d["id"], as_text(d.get("name")) or "?", as_text(d.get("type")) or "device",
                        d["volume_percent"] if isinstance(d.get("volume_percent"), int) else None,
                        d.get("is_active") is True)
-                for d in (listed if isinstance(listed, list) else [])
-                if isinstance(d, dict) and isinstance(d.get("id"), str) and _DEVICE_ID.match(d["id"])
-                and not d.get("is_restricted")]
+                for d in listed if isinstance(d, dict) and as_id(d.get("id"), _DEVICE_ID) and not d.get("is_restricted")]
 
     def device(self, wanted: str | None = None) -> Device:
         """The device named (id or name, any case), else the active one, else the only one."""
@@ -98,7 +94,6 @@ class Player:
         try:
             self.library.call(self.library.client.add_to_queue, uri, device_id=device.id, write=True)
         except WriteUncertain:
-            queued = self.library.call(self.library.client.queue)
-            items = queued.get("queue") if isinstance(queued, dict) else None
-            if uri not in [item_uri_of(i) for i in (items if isinstance(items, list) else []) if isinstance(i, dict)]:
+            queued = as_list(as_dict(self.library.call(self.library.client.queue)).get("queue"))
+            if uri not in [item_uri_of(i) for i in queued if isinstance(i, dict)]:
                 self.library.call(self.library.client.add_to_queue, uri, device_id=device.id, write=True)

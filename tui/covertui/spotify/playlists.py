@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from ..errors import NetworkError, WriteUncertain
-from .library import ITEM_ID, PAGE, SpotifyLibrary, as_dict, as_text, item_uri_of, spotify_link
+from .library import PAGE, SpotifyLibrary, as_dict, as_id, as_text, item_uri_of, spotify_link
 
 ADD_LIMIT = 100  # URIs per POST /playlists/{id}/items
 CHECKS = 3  # lost answers in a row before giving up
@@ -28,7 +28,7 @@ def save_playlist(library: SpotifyLibrary, name: str, uris: list[str], descripti
     mark = f"covertui {secrets.token_hex(3)}"  # finds this playlist again if the answer to its creation is lost
     text = f"{description} ({mark})" if description else f"Saved by {mark}"
     playlist = _create(library, name, text, mark)
-    if not isinstance(playlist, dict) or not isinstance(playlist.get("id"), str) or not ITEM_ID.match(playlist["id"]):
+    if not as_id(as_dict(playlist).get("id")):
         raise NetworkError("Spotify's answer to creating the playlist was not understood; look for it in Spotify "
                            "before trying again.")
     snapshot = _add(library, playlist["id"], uris) or as_text(playlist.get("snapshot_id"))
