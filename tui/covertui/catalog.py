@@ -85,19 +85,26 @@ class Catalog:
         try:
             return self._db.get(key, default)
         except Exception as exc:  # sqlite's errors, and whatever unpickling damaged bytes raises
-            raise self.damaged(exc) from None
+            raise self._damaged(exc) from None
 
-    def damaged(self, exc: Exception) -> CatalogError:
+    def _read(self, key, convert, default=None):
+        """A stored value through `convert`: one of another shape is damage too."""
+        data = self._get(key)
+        if data is None:
+            return default
+        try:
+            return convert(data)
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
+            raise self._damaged(exc) from None
+
+    def _damaged(self, exc: Exception) -> CatalogError:
         log.warning("catalog damaged: %r", exc)
         return CatalogError(f"The catalog at {clean(str(self.paths.catalog_dir))} is damaged ({type(exc).__name__}); "
                             "move it aside and run `covertui sync` again: downloaded covers are kept and reused.")
 
     # sources -----------------------------------------------------------------
     def sources(self) -> dict[str, Source]:
-        try:
-            return {sid: Source(**data) for sid, data in (self._get("sources") or {}).items()}
-        except (TypeError, AttributeError) as exc:  # a value of another shape
-            raise self.damaged(exc) from None
+        return self._read("sources", lambda stored: {sid: Source(**data) for sid, data in stored.items()}, {})
 
     def save_sources(self, sources: list[Source], replace_kind: str | None = None) -> None:
         """Store source metadata; with replace_kind, sources of that kind not in `sources` are dropped."""
@@ -126,14 +133,9 @@ class Catalog:
 
     # items -------------------------------------------------------------------
     def record(self, source_id: str) -> SourceRecord | None:
-        data = self._get(("items", source_id))
-        if data is None:
-            return None
-        try:
-            return SourceRecord(data["snapshot_id"], [Track(**t) for t in data["tracks"]], dict(data["skipped"]),
-                                dict(data.get("covers") or {}), int(data.get("version") or 1))
-        except (TypeError, KeyError, ValueError, AttributeError) as exc:  # a value of another shape
-            raise self.damaged(exc) from None
+        return self._read(("items", source_id), lambda data: SourceRecord(
+            data["snapshot_id"], [Track(**t) for t in data["tracks"]], dict(data["skipped"]),
+            dict(data.get("covers") or {}), int(data.get("version") or 1)))
 
     def save_record(self, source_id: str, record: SourceRecord) -> None:
         self._db.set(("items", source_id), {
@@ -149,10 +151,7 @@ class Catalog:
         """Cover id -> Picture (perceptual hash and colour), for the covers measured so far."""
         from .pictures import Picture
 
-        try:
-            return {cid: Picture(*facts) for cid, facts in (self._get("pictures") or {}).items()}
-        except (TypeError, AttributeError) as exc:
-            raise self.damaged(exc) from None
+        return self._read("pictures", lambda stored: {cid: Picture(*facts) for cid, facts in stored.items()}, {})
 
     def save_pictures(self, pictures: dict) -> None:
         with self._db.transact():

@@ -23,6 +23,8 @@ APP_NAME = "covertui"
 DEFAULT_API_URL = "https://api.spotify.com/v1/"
 DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8888/callback"
+# The endpoints and their defaults: never from the current directory's .env (they decide where tokens go)
+ENDPOINTS = {"COVERTUI_SPOTIFY_API_URL": DEFAULT_API_URL, "COVERTUI_SPOTIFY_ACCOUNTS_URL": DEFAULT_ACCOUNTS_URL}
 READ_SCOPES = "playlist-read-private playlist-read-collaborative user-library-read"
 # Saving results as a private playlist; playing and queueing on a Spotify Connect device.
 WRITE_SCOPES = "playlist-modify-private user-modify-playback-state user-read-playback-state"
@@ -108,9 +110,8 @@ class Settings:
     @property
     def custom_endpoints(self) -> list[str]:
         """The Spotify endpoints that are not Spotify's own, as `KEY=URL` (doctor and the app say so)."""
-        return [f"{key}={url}" for key, url, default in (
-            ("COVERTUI_SPOTIFY_API_URL", self.api_url, DEFAULT_API_URL),
-            ("COVERTUI_SPOTIFY_ACCOUNTS_URL", self.accounts_url, DEFAULT_ACCOUNTS_URL)) if url != default]
+        return [f"{key}={url}" for key, url in zip(ENDPOINTS, (self.api_url, self.accounts_url))
+                if url != ENDPOINTS[key]]
 
 
 _ENV_KEYS = (
@@ -129,7 +130,6 @@ _ENV_KEYS = (
     "COVERTUI_BATCH_SIZE",
     "COVERTUI_GRAPHICS",
 )
-ENDPOINT_KEYS = ("COVERTUI_SPOTIFY_API_URL", "COVERTUI_SPOTIFY_ACCOUNTS_URL")  # never from the current directory
 MAX_ENV_BYTES = 64 * 1024
 _LINE = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=")
 
@@ -185,8 +185,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     local = _read_env_file(local_env) if local_env.exists() else {}
     if local:
         used.append(local_env)
-    defaults = {"COVERTUI_SPOTIFY_API_URL": DEFAULT_API_URL, "COVERTUI_SPOTIFY_ACCOUNTS_URL": DEFAULT_ACCOUNTS_URL}
-    ignored = tuple(key for key in ENDPOINT_KEYS if local.pop(key, "") not in ("", defaults[key]))
+    ignored = tuple(key for key, default in ENDPOINTS.items() if local.pop(key, "") not in ("", default))
     home = environ.get("COVERTUI_HOME") or local.get("COVERTUI_HOME")
     paths = Paths.from_home(home)
     config = {}
@@ -201,14 +200,14 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         raise ConfigError(
             f"COVERTUI_GRAPHICS={graphics!r}: choose one of {', '.join(GRAPHICS_CHOICES)}."
         )
-    api_url = _endpoint(values, "COVERTUI_SPOTIFY_API_URL", DEFAULT_API_URL)
+    api_url = _endpoint(values, "COVERTUI_SPOTIFY_API_URL")
     return Settings(
         paths=paths,
         client_id=values.get("SPOTIPY_CLIENT_ID") or None,
         client_secret=values.get("SPOTIPY_CLIENT_SECRET") or None,
         redirect_uri=values.get("SPOTIPY_REDIRECT_URI") or DEFAULT_REDIRECT_URI,
         api_url=api_url if api_url.endswith("/") else api_url + "/",
-        accounts_url=_endpoint(values, "COVERTUI_SPOTIFY_ACCOUNTS_URL", DEFAULT_ACCOUNTS_URL).rstrip("/"),
+        accounts_url=_endpoint(values, "COVERTUI_SPOTIFY_ACCOUNTS_URL").rstrip("/"),
         concurrency=_number(values, "COVERTUI_CONCURRENCY", int, 16, 1, 256),
         request_timeout=_number(values, "COVERTUI_TIMEOUT", float, 10.0, 0.1, 600),
         max_retry_wait=_number(values, "COVERTUI_MAX_RETRY_WAIT", float, 30.0, 0, 86400),
@@ -222,10 +221,10 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     )
 
 
-def _endpoint(values: Mapping[str, str], key: str, default: str) -> str:
+def _endpoint(values: Mapping[str, str], key: str) -> str:
     from urllib.parse import urlparse
 
-    url = values.get(key) or default
+    url = values.get(key) or ENDPOINTS[key]
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname or not url.isprintable():
         raise ConfigError(f"{key} must be an http(s) URL.")
