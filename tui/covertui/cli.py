@@ -16,7 +16,7 @@ from .errors import CovertuiError
 from .text import clean, clean_lines, dumps
 
 WRITE_ERRORS = {errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT}
-QUIT_GRACE = 0.3  # s that exiting waits for a sync told to stop (see run)
+QUIT_GRACE = 0.3  # s that exiting waits for a sync or download told to stop (see run)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ from .catalog import RECORD_VERSION, Catalog, SourceRecord
 from .config import Paths, Settings
 from .covers import download_covers
 from .errors import AccountRefused, CovertuiError, RateLimited, SyncBusy
-from .files import MAX_IMAGE_BYTES
+from .files import MAX_IMAGE_BYTES, ImageRejected, open_image, read_regular
 from .progress import CancelToken, Progress, ProgressCallback, no_progress, writing
 from .spotify.library import LIKED, Source, SourceUnavailable, SpotifyLibrary, playlist_id_from
 
@@ -137,8 +137,6 @@ def scan_folder(folder: Path, cancel: CancelToken | None = None) -> tuple[Source
     """Every image below `folder` as a cover (id = content hash); what cannot be used is listed with the
     reason. Only regular files are read, each bounded in bytes and pixels: a FIFO or a link to a device
     named like an image is skipped, never waited on (the sync lock is held meanwhile)."""
-    from .files import ImageRejected, open_image, read_regular
-
     cancel = cancel or CancelToken()
     covers: dict[str, str] = {}
     unreadable: list[tuple[str, str]] = []

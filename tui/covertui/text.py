@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 
-# Joiners and the variation selectors shape emoji and scripts; they move nothing and are kept.
+# The zero-width (non-)joiners are format characters that shape emoji and scripts and move nothing: kept.
 _KEEP = frozenset("\u200c\u200d")
 REPLACEMENT = "?"
 
 
 def _safe(ch: str) -> bool:
-    if ch.isprintable():
-        return True
-    return ch in _KEEP
+    return ch.isprintable() or ch in _KEEP
 
 
 def clean(text: object) -> str:

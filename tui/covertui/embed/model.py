@@ -211,7 +211,9 @@ class ClipModel:
     def numpy_text(self) -> bool:
         """Whether the text tower is the numpy one (text_fast.py): the first to load, not the fastest to
         run (its fp32 weights are read at each query: ~3x torch's bf16 per query on 2 cores)."""
-        return self.text is not None and not hasattr(self.text, "config")
+        from .text_fast import NumpyClipText
+
+        return isinstance(self.text, NumpyClipText)
 
     def load(self, tower: str) -> None:
         """Load one tower ("vision" or "text") if it is not loaded yet. The text tower comes from numpy
@@ -303,7 +305,7 @@ def _quantized(model):
 @lru_cache(maxsize=256)
 def _encode_text_cached(model: ClipModel, texts: tuple[str, ...]):
     model.load("text")
-    if not hasattr(model.text, "config"):  # the numpy tower (text_fast.py)
+    if model.numpy_text:
         result = model.text.encode(list(texts))
         result.setflags(write=False)
         return result

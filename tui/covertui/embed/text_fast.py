@@ -108,9 +108,9 @@ def saved(cache_dir: Path, identity: str) -> bool:
 
 def load(cache_dir: Path, identity: str) -> NumpyClipText | None:
     """The saved tower of this model identity, or None (not exported yet, or unreadable: transformers)."""
-    path = folder(cache_dir, identity)
-    if not (path / "meta.json").is_file():
+    if not saved(cache_dir, identity):
         return None
+    path = folder(cache_dir, identity)
     try:
         return NumpyClipText(path)
     except Exception as exc:  # damaged: the transformers path works, and export() makes it again

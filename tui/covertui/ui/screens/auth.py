@@ -40,7 +40,7 @@ class AuthScreen(Screen):
             yield Static("2. Tab to the field below, paste the address the browser was sent to (or its code), "
                          "press Enter:")
             yield Input(placeholder="http://127.0.0.1:8888/callback?code=...", id="auth-input")
-            yield Static("", id="auth-error", classes="error", markup=False)  # Spotify's words
+            yield Static("", id="auth-error", classes="error")
         yield Footer()
 
     def on_mount(self) -> None:

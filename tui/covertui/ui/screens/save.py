@@ -34,7 +34,7 @@ class SaveScreen(ModalScreen):
             yield Label(f"Save {what} as a new private playlist", classes="heading")
             yield Input(self.default_name, placeholder="Playlist name", id="save-name")
             yield Static("Counting tracks…", id="save-plan", classes="hint", markup=False)
-            yield Static("", id="save-error", classes="error", markup=False)  # Spotify's words, names
+            yield Static("", id="save-error", classes="error")
             yield Footer()
 
     def on_mount(self) -> None:

@@ -9,7 +9,7 @@ from ..plain import plain
 
 class StatusLine(Static):
     def __init__(self, protocol: str, **kwargs) -> None:
-        super().__init__("", markup=False, **kwargs)  # the model's name is a setting: plain text
+        super().__init__("", **kwargs)
         self.protocol = protocol
         self.searcher = None
         self.last_ms: float | None = None
