@@ -6,8 +6,6 @@ Targets: first frame <= 0.5 s; keystroke to grid <= 100 ms at 10,000 covers on C
 
 from __future__ import annotations
 
-import covertui  # noqa: F401  first, as in the CLI
-
 import argparse
 import json
 import os
@@ -18,6 +16,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+import covertui  # noqa: F401  first, as in the CLI
 
 from _common import checkpoint, make_jpeg
 
@@ -31,7 +31,7 @@ def build_library(home: Path, model_path: Path, n: int) -> None:
     from covertui.embed.model import model_identity
     from covertui.embed.preprocess import PREPROCESS_VERSION
     from covertui.embed.store import EmbeddingStore
-    from covertui.spotify.library import Source, Track
+    from covertui.models import Source, Track
 
     settings = load_settings(environ={"COVERTUI_HOME": str(home)}, cwd=home)
     paths = settings.paths
@@ -128,13 +128,13 @@ async def wait_for(app, done, what):
 
 async def main():
     graphics = choose_graphics("unicode")
-    app = Timed(load_settings(), graphics.image_class, graphics.protocol)
+    app = Timed(load_settings(), graphics)
     async with app.run_test(size=(160, 50)) as pilot:
         await wait_for(app, lambda: app.model_ready and not app.searcher.model.numpy_text, "the model")
         marks["ready"] = time.time() - t0
         await pilot.press("escape")  # no Spotify app configured here: "continue without Spotify"
         samples = {"typed": [], "echo": [], "row": []}
-        query, grid = app.query_one("#query"), app.grid
+        query, grid = app.query_one("#query"), app.main.grid
         for word in WORDS:  # a new query each time: neither its text encoding nor its thumbnails are cached
             query.focus()
             query.value = word[:-1]
@@ -204,10 +204,10 @@ def pty_paths(env: dict, words: list[str]) -> dict:
     of that redraw, and of a scroll by one row of covers."""
     from fake_terminal import FakeTerminal
 
-    covertui = str(Path(sys.executable).with_name("covertui"))
+    program = str(Path(sys.executable).with_name("covertui"))
     results = {}
     for protocol in ("halfcell", "sixel", "kitty"):
-        term = FakeTerminal("xterm-sixel", [covertui, "--graphics", protocol], env, size=(48, 150), pixels=(1500, 960))
+        term = FakeTerminal("xterm-sixel", [program, "--graphics", protocol], env, size=(48, 150), pixels=(1500, 960))
         try:
             term.wait_for("Set up Spotify access", 60)
             term.type("\x1b")

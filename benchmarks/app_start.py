@@ -24,8 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import checkpoint
 from app_latency import build_library
+
+from _common import checkpoint
 from fake_terminal import FakeTerminal
 
 BARE = """
@@ -93,6 +94,7 @@ def report(home: Path, model: Path, runs: int) -> None:
     """Measure and print, for the library in `home` (app_latency.py calls this too)."""
     from covertui.config import load_settings
     from covertui.spotify.auth import TokenStore, _stamp
+
     from fake_spotify import FakeSpotify, Library
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIPY_", "COVERTUI_", "TMUX"))}

@@ -6,8 +6,6 @@ Targets on CPU with ViT-B/32 shapes: p50 <= 20 ms at 10,000; ranking alone <= 10
 
 from __future__ import annotations
 
-import covertui  # noqa: F401  first, as in the CLI: it sets up numpy's threads before numpy loads
-
 import argparse
 import dataclasses
 import json
@@ -18,6 +16,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+import covertui  # noqa: F401  first, as in the CLI: it sets up numpy's threads before numpy loads
 
 from _common import checkpoint
 
@@ -42,7 +42,7 @@ def index_load_seconds(dim: int, n: int = 100_000) -> float:
 
     from covertui.config import load_settings
     from covertui.embed.store import EmbeddingStore
-    from covertui.search import CoverIndex
+    from covertui.index import CoverIndex
 
     home = Path(tempfile.mkdtemp(prefix="covertui-index-"))
     paths = load_settings(environ={"COVERTUI_HOME": str(home)}, cwd=home).paths
@@ -77,7 +77,7 @@ import numpy as np, sys
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from search_latency import settings_for
 from covertui.embed.model import ClipModel
-from covertui.search import CoverIndex
+from covertui.index import CoverIndex
 from pathlib import Path
 from search_latency import random_vectors
 model = ClipModel(settings_for(Path({str(path)!r}), None), towers={tuple(towers.split(','))!r})
@@ -96,9 +96,8 @@ def name_matching(covers: int = 10_000, tracks_per_cover: int = 3, queries: int 
     by a look, typed key by key as in the app; and the index's build time."""
     import random
 
-    from covertui.catalog import Cover
+    from covertui.models import Cover, Track
     from covertui.names import NameIndex
-    from covertui.spotify.library import Track
 
     rng = random.Random(0)
     syllables = ["ka", "lo", "mi", "ra", "sen", "tor", "vel", "ith", "bjor", "un", "dal", "ros", "gri", "pho", "zan"]
@@ -124,7 +123,7 @@ def name_matching(covers: int = 10_000, tracks_per_cover: int = 3, queries: int 
 
     described = timed([f"{QUERIES[q % len(QUERIES)]} {q}" for q in range(queries)])
     typed = []
-    for q in range(queries // 3):
+    for _ in range(queries // 3):
         name = rng.choice(artists).lower()
         cut = rng.randrange(len(name))
         text = f"{name[:cut]}{name[cut + 1:]} blue cover"  # one letter missing
@@ -136,8 +135,8 @@ def name_matching(covers: int = 10_000, tracks_per_cover: int = 3, queries: int 
 def folding(covers: int = 10_000, dim: int = 512, queries: int = 200) -> dict:
     """One tile per picture: finding the copies (at each index load) and what folding adds to ranking.
     One cover in 20 is a copy of another (a single beside its album, a remaster)."""
+    from covertui.index import CoverIndex
     from covertui.pictures import Picture, copies
-    from covertui.search import CoverIndex
 
     rng = np.random.default_rng(0)
     hashes = rng.integers(0, 2**63, covers, dtype=np.int64)
@@ -159,9 +158,8 @@ def folding(covers: int = 10_000, dim: int = 512, queries: int = 200) -> dict:
             started = time.perf_counter()
             index.rank(query, 60, None, group=by)
             samples.append((time.perf_counter() - started) * 1000)
-    from covertui.catalog import Cover
+    from covertui.models import Cover, Track
     from covertui.search import _View
-    from covertui.spotify.library import Track
 
     catalog = {cid: Cover(cid, tracks=[Track(f"{cid}-{k}", f"Song {k}", [f"Artist {i % 2500}"], f"Album {i}", "", "",
                                              cid, "", added_at=f"2026-{1 + i % 12:02d}-{1 + k:02d}T10:00:00Z")
@@ -194,7 +192,7 @@ def main() -> None:
     from transformers import AutoTokenizer, CLIPModel
 
     from covertui.embed.model import ClipModel
-    from covertui.search import CoverIndex
+    from covertui.index import CoverIndex
 
     path = checkpoint(args.work, args.shape)
     model = ClipModel(settings_for(path, None), towers=("text",))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from covertui.config import load_settings
 from covertui.spotify.auth import TokenStore, _stamp
-from covertui.sync import Selection, sync
+from covertui.sync import SyncChoice, sync
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,7 @@ def run_sync(info: dict, concurrency: int) -> tuple[float, dict, Path]:
                                       "COVERTUI_CONCURRENCY": str(concurrency)}, cwd=home)
     TokenStore(settings.paths.token_file).save(_stamp(settings, info["token"]))
     started = time.perf_counter()
-    summary = sync(settings, Selection(all=True))
+    summary = sync(settings, SyncChoice(all=True))
     return time.perf_counter() - started, summary.to_dict(), home
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -8,14 +9,14 @@ import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # no model hub here: tests use checkpoints they build
 
-from fake_spotify import FakeSpotify, standard_library  # noqa: E402
-from textual_image.widget import UnicodeImage  # noqa: E402
-
 from covertui.config import load_settings  # noqa: E402
 from covertui.embed.pipeline import embedder  # noqa: E402
 from covertui.spotify.auth import TokenStore, _stamp  # noqa: E402
-from covertui.sync import Selection, sync  # noqa: E402
+from covertui.sync import SyncChoice, sync  # noqa: E402
 from covertui.ui.app import CovertuiApp  # noqa: E402
+from covertui.ui.graphics import choose_graphics  # noqa: E402
+
+from fake_spotify import FakeSpotify, standard_library  # noqa: E402
 
 
 @pytest.fixture
@@ -82,7 +83,7 @@ def logged_in(fake, settings):
 @pytest.fixture
 def synced(fake, settings, logged_in):
     """Settings of a library synced and embedded from the fake's standard library (40 covers)."""
-    sync(settings, Selection(all=True), embed=embedder(settings))
+    sync(settings, SyncChoice(all=True), embed=embedder(settings))
     return settings
 
 
@@ -90,12 +91,31 @@ class AppUnderTest(CovertuiApp):
     """The app with the unicode renderer (the same on every machine), keeping what it notified."""
 
     def __init__(self, settings) -> None:
-        super().__init__(settings, UnicodeImage, "unicode")
+        super().__init__(settings, choose_graphics("unicode"))
         self.notes: list[str] = []
 
     def notify(self, message: str, **kwargs) -> None:
         self.notes.append(message)
         super().notify(message, **kwargs)
+
+
+@contextlib.contextmanager
+def waits():
+    """The waits asked of cancel tokens (rate limits, back-offs), in seconds, recorded as they run."""
+    from covertui.progress import CancelToken
+
+    slept: list[float] = []
+    real = CancelToken.sleep
+
+    def sleep(self, seconds: float) -> None:
+        slept.append(seconds)
+        real(self, seconds)
+
+    CancelToken.sleep = sleep
+    try:
+        yield slept
+    finally:
+        CancelToken.sleep = real
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02):

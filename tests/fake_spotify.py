@@ -214,7 +214,7 @@ class FakeSpotify:
         self._thread: threading.Thread | None = None
 
     # lifecycle ----------------------------------------------------------------
-    def start(self) -> "FakeSpotify":
+    def start(self) -> FakeSpotify:
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self

@@ -9,14 +9,15 @@ import sys
 
 import pytest
 
-from conftest import login
-from fake_spotify import READ_SCOPE, device
 from covertui.actions import play, save_as_playlist, tracks_to_save
 from covertui.catalog import Catalog
 from covertui.errors import CovertuiError, PlaybackRefused, ScopeMissing
 from covertui.search import Searcher
 from covertui.spotify.player import SeveralDevices, item_uri
-from covertui.sync import Selection, sync
+from covertui.sync import SyncChoice, sync
+
+from conftest import login
+from fake_spotify import READ_SCOPE, device
 
 ID = "4uLU6hMCjMI75M1A2tKUQC"
 
@@ -45,7 +46,7 @@ def test_search_save_makes_a_private_playlist_in_rank_order(fake, synced, cli_en
     assert not [path for path in fake.requests if path.startswith("/v1/users/")]  # refused to dev-mode apps
     listed = json.loads(covertui(cli_env, "sources", "--offline", "--json").stdout)
     assert any(s["id"] == made.id and s["tracks"] == 15 for s in listed)  # a source at once
-    summary = sync(synced, Selection(playlists=[made.id]))
+    summary = sync(synced, SyncChoice(playlists=[made.id]))
     assert summary.unchanged == [made.id] and fake.requests[f"/v1/playlists/{made.id}/items"] == 1  # the add alone
 
 
@@ -79,7 +80,7 @@ def test_a_login_without_the_new_scopes_asks_for_a_new_login_and_reading_goes_on
     with pytest.raises(ScopeMissing, match="Log in again to allow playing and saving"):
         save_as_playlist(synced, "x", tracks_to_save(synced, [h.cover for h in Searcher(synced).search("x").hits],
                                                      None)[0])
-    assert sync(synced, Selection(all=True)).covers == 40  # reading still works
+    assert sync(synced, SyncChoice(all=True)).covers == 40  # reading still works
     TokenStore(synced.paths.token_file).save({**_stamp(synced, fake_token), "scope": "claims everything " +
                                               "playlist-modify-private user-modify-playback-state "
                                               "user-read-playback-state"})
@@ -142,7 +143,7 @@ def test_folder_images_and_covers_of_unchecked_sources_are_left_out_and_counted(
     folder = tmp_path / "art"
     folder.mkdir()
     Image.new("RGB", (300, 300), (200, 30, 30)).save(folder / "red.png")
-    sync(synced, Selection(folders=[str(folder)]))
+    sync(synced, SyncChoice(folders=[str(folder)]))
     with Catalog(synced.paths) as catalog:
         image = next(cid for cid, c in catalog.covers().items() if not c.tracks)
     spotify = next(h.cover for h in Searcher(synced).search("red", top=40).hits if h.cover != image)

@@ -13,11 +13,12 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
-from conftest import login, wait_until
 from covertui.cli import main
 from covertui.errors import AuthError, MissingCredentials
 from covertui.spotify.auth import LoginFlow, TokenManager, TokenStore
 from covertui.spotify.library import SpotifyLibrary
+
+from conftest import login, wait_until
 
 
 def browser(flow: LoginFlow) -> str:

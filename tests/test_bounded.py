@@ -18,17 +18,18 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import login, wait_until
-from covertui.catalog import Catalog, CatalogError
+from covertui.catalog import Catalog
 from covertui.config import DEFAULT_ACCOUNTS_URL, DEFAULT_API_URL, load_settings
 from covertui.covers import DECODING, download_one
-from covertui.errors import AuthError, crash_report
+from covertui.errors import AuthError, CatalogError, QueryError, crash_report
 from covertui.files import NotARegularFile, read_regular
 from covertui.progress import CancelToken
-from covertui.search import QueryError, Searcher
+from covertui.search import Searcher
 from covertui.spotify.auth import LoginFlow, TokenCorrupt, TokenManager, TokenStore
 from covertui.spotify.http import make_session
-from covertui.sync import Selection, scan_folder, sync
+from covertui.sync import SyncChoice, scan_folder, sync
+
+from conftest import login, wait_until
 
 
 def covertui(env, *args, cwd=None, timeout=60) -> tuple[int, str]:
@@ -143,9 +144,9 @@ def test_a_crash_report_shows_no_local_variables():
 
 
 async def test_an_unexpected_worker_error_ends_the_app_without_locals(fake, settings, logged_in, monkeypatch):
-    from conftest import AppUnderTest
-
     import covertui.sync
+
+    from conftest import AppUnderTest
 
     def broken(settings, select_readable=False):
         access_token = logged_in["access_token"]  # noqa: F841
@@ -189,9 +190,9 @@ def test_a_folder_with_a_fifo_a_device_link_and_a_bomb_syncs_and_releases_the_lo
     reasons = dict(unreadable)
     assert "FIFO" in reasons["x.jpg"] and "device" in reasons["zero.jpg"] and "too many pixels" in reasons["huge.png"]
     settings = make_settings(SPOTIPY_CLIENT_ID="")
-    summary = sync(settings, Selection(folders=[str(folder)]))
+    summary = sync(settings, SyncChoice(folders=[str(folder)]))
     assert summary.covers == 1 and len(summary.failed) == 3
-    sync(settings, Selection(folders=[str(folder)]))  # the lock was released: a second sync runs
+    sync(settings, SyncChoice(folders=[str(folder)]))  # the lock was released: a second sync runs
 
 
 def test_image_queries_on_a_fifo_or_a_bomb_are_clear_errors(synced, tmp_path):
@@ -231,7 +232,7 @@ def test_an_idle_connection_does_not_block_the_redirect_and_early_hangups_print_
     flow, answers, base = listening
     idle = socket.create_connection(("127.0.0.1", flow.listening_port))  # says nothing, keeps its connection
     rude = socket.create_connection(("127.0.0.1", flow.listening_port))
-    rude.sendall("GET /callback?code=x&state=wrong HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    rude.sendall(b"GET /callback?code=x&state=wrong HTTP/1.1\r\nHost: x\r\n\r\n")
     rude.close()  # gone before the answer: a BrokenPipe on the listener's side
     try:
         page = requests.get(f"{base}/callback?code=real&state={flow.state}", timeout=5)
@@ -310,7 +311,7 @@ def test_malformed_api_fields_are_skipped_and_counted(fake, settings, logged_in)
                                   collaborative=True,
                                   extra={"owner": "me-as-a-string", "external_urls": "nope", "snapshot_id": 9}))
     lib.total = "lots"  # every page's total
-    summary = sync(settings, Selection(all=True))
+    summary = sync(settings, SyncChoice(all=True))
     assert summary.skipped == {"no_image": 1, "malformed": 1, "null": 3}
     with Catalog(settings.paths) as catalog:
         tracks = {t.id: t for t in catalog.record("oddities000000000abcd").tracks}
@@ -361,8 +362,9 @@ def test_decoding_covers_takes_turns_beyond_the_pixel_budget():
 
 
 async def test_the_login_screen_says_where_a_foreign_endpoint_sends_the_login(fake, settings):
-    from conftest import AppUnderTest, until
     from covertui.ui.screens import AuthScreen
+
+    from conftest import AppUnderTest, until
 
     app = AppUnderTest(settings)  # not logged in: the login screen; the fake is not Spotify's own service
     async with app.run_test() as pilot:

@@ -12,20 +12,22 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from fake_spotify import COLOURS, cover_id, make_jpeg
 from covertui.catalog import Catalog, SourceRecord
 from covertui.embed.pipeline import embedder
+from covertui.errors import QueryError
 from covertui.names import normalize
 from covertui.pictures import copies, measure
-from covertui.search import QueryError, Searcher
-from covertui.sync import Selection, sync
+from covertui.search import Searcher
+from covertui.sync import SyncChoice, sync
+
+from fake_spotify import COLOURS, cover_id, make_jpeg
 
 RAINBOW = ["red", "orange", "yellow", "green", "blue", "purple", "white", "black"]  # greys last, light to dark
 
 
 @pytest.fixture
 def everything(fake, settings, logged_in):
-    sync(settings, Selection(all=True), embed=embedder(settings))
+    sync(settings, SyncChoice(all=True), embed=embedder(settings))
     return Searcher(settings)
 
 
@@ -99,7 +101,7 @@ def test_the_same_picture_is_one_result_with_its_copies(settings, tmp_path, cli_
     recoloured.save(folder / "other-colours.png")
     for n in range(5):
         (folder / f"cover{n}.jpg").write_bytes(make_jpeg(n))
-    summary = sync(settings, Selection(folders=[str(folder)]), embed=embedder(settings))
+    summary = sync(settings, SyncChoice(folders=[str(folder)]), embed=embedder(settings))
     assert summary.embedded == 8
     result = Searcher(settings).search(f"image:{folder / 'album.png'}", top=10)
     assert len(result.hits) == 7
@@ -115,8 +117,8 @@ def test_the_same_picture_is_one_result_with_its_copies(settings, tmp_path, cli_
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
     assert out["order"] == "colour" and len(out["results"]) == 7
-    folded = [r for r in out["results"] if r["duplicates"]]
-    assert len(folded) == 1 and len(folded[0]["duplicates"]) == 1
+    folded = [r for r in out["results"] if r["copies"]]
+    assert len(folded) == 1 and len(folded[0]["copies"]) == 1
     run = subprocess.run([sys.executable, "-m", "covertui", "search", "--json", "--no-fold", "--sort", "recent"],
                          env=cli_env, capture_output=True, text=True, timeout=120)
     assert len(json.loads(run.stdout)["results"]) == 8
@@ -140,7 +142,7 @@ def test_copies_are_told_by_picture_not_by_name(tmp_path):
 
 
 def test_a_catalog_from_before_is_completed_without_downloading_again(fake, settings, logged_in):
-    sync(settings, Selection(all=True), embed=embedder(settings))
+    sync(settings, SyncChoice(all=True), embed=embedder(settings))
     with Catalog(settings.paths) as catalog:  # as 0.2 stored it: no dates, no pictures
         for source in catalog.sources():
             record = catalog.record(source)
@@ -149,11 +151,11 @@ def test_a_catalog_from_before_is_completed_without_downloading_again(fake, sett
             catalog.save_record(source, SourceRecord(record.snapshot_id, record.tracks, record.skipped, version=1))
     diskcache.Cache(str(settings.paths.catalog_dir)).delete("pictures")
     assert Searcher(settings).search("year:1975", top=5).hits == []
-    summary = sync(settings, Selection(), embed=embedder(settings))
+    summary = sync(settings, SyncChoice(), embed=embedder(settings))
     assert summary.downloaded == 0 and summary.embedded == 0 and not summary.unchanged
     searcher = Searcher(settings)
     assert [h.cover for h in searcher.search("year:1975", top=5).hits] == [cover_id(15)]
     with Catalog(settings.paths) as catalog:
         assert len(catalog.pictures()) == 40
-    again = sync(settings, Selection())
+    again = sync(settings, SyncChoice())
     assert len(again.unchanged) == len(again.sources)  # read once more, then known again

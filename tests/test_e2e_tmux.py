@@ -48,11 +48,15 @@ class Terminal:
     def screen(self, joined: bool = False) -> str:
         return self._tmux("capture-pane", "-p", "-t", self.name, *(["-J"] if joined else []))
 
-    def wait_for(self, text: str, timeout: float = 60, joined: bool = False) -> str:
+    def wait_for(self, text: str, timeout: float = 60, joined: bool = False, columns: int | None = None) -> str:
+        """Wait until `text` is on the screen; with `columns`, in the text of the screen's first `columns`
+        columns read as one line (a notification, wrapped in its box over the picker)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             screen = self.screen(joined)
-            if text in screen:
+            seen = screen if columns is None else " ".join(
+                " ".join(line[:columns].strip(" ▌▐▎▊│").split()) for line in screen.splitlines())
+            if text in seen:
                 return screen
             time.sleep(0.2)
         raise AssertionError(f"{text!r} never appeared; the screen was:\n{self.screen()}")
@@ -106,8 +110,8 @@ def test_first_run_to_copy_in_a_real_terminal(fake, home, tmp_path, tiny_model, 
     terminal.wait_for("covers indexed")
     terminal.keys("s")  # nothing synced yet: the picker has the focus
     screen = terminal.wait_for("Downloading covers", timeout=30)
-    terminal.wait_for("40 covers: 40 downloaded", timeout=120)  # a notification over the picker: wrapped
-    terminal.wait_for("embedded, 0 failed", timeout=10)
+    terminal.wait_for("40 covers: 40 downloaded", timeout=120, columns=36)  # a notification over the picker
+    terminal.wait_for("40 embedded, 0 failed.", timeout=10, columns=36)
     terminal.keys("/")
     time.sleep(0.3)  # as a person types: keys in one read reach the picker before "/" has moved the focus
     terminal.type("a blue cover")

@@ -10,15 +10,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fake_spotify import cover_id
 from covertui.embed.model import ClipModel, ImageSpec, resolve_device
 from covertui.embed.pipeline import embed_covers, embedder
 from covertui.embed.preprocess import PREPROCESS_VERSION, load_pixels
 from covertui.embed.store import EmbeddingStore
-from covertui.errors import Cancelled, ModelError, NothingIndexed
+from covertui.errors import Cancelled, ModelError, NothingIndexed, QueryError
+from covertui.index import CoverIndex
 from covertui.progress import CancelToken
-from covertui.search import CoverIndex, QueryError, Searcher, Term, parse_query
-from covertui.sync import Selection, sync
+from covertui.query import Term, parse_query
+from covertui.search import Searcher
+from covertui.sync import SyncChoice, sync
+
+from fake_spotify import cover_id
 
 
 @pytest.fixture
@@ -75,7 +78,7 @@ def test_search_loads_only_the_text_tower(settings):
 
 
 def synced(settings, **selection):
-    return sync(settings, Selection(**(selection or {"all": True})), embed=embedder(settings))
+    return sync(settings, SyncChoice(**(selection or {"all": True})), embed=embedder(settings))
 
 
 def test_sync_embeds_then_reuses_the_cache(fake, settings, logged_in):
@@ -97,7 +100,7 @@ def test_switching_models_keeps_both_sets(fake, settings, make_settings, other_m
 
 
 def test_interrupted_embedding_resumes_where_it_stopped(fake, settings, logged_in):
-    sync(settings, Selection(all=True))  # download only
+    sync(settings, SyncChoice(all=True))  # download only
     model = ClipModel(settings, towers=("vision",))
     store = EmbeddingStore(settings.paths, model.identity, PREPROCESS_VERSION)
     from covertui.catalog import Catalog
@@ -121,7 +124,7 @@ def test_interrupted_embedding_resumes_where_it_stopped(fake, settings, logged_i
 
 
 def test_out_of_memory_shrinks_the_batch(fake, settings, logged_in, monkeypatch):
-    sync(settings, Selection(liked=True))
+    sync(settings, SyncChoice(liked=True))
     model = ClipModel(settings, towers=("vision",))
     real = model.encode_pixels
 
@@ -152,7 +155,7 @@ def test_ranking_matches_vectors_computed_by_hand():
     ranked = index.rank(query, top=10)
     assert [cid for cid, _ in ranked] == [ids[i] for i in expected]
     assert np.allclose([s for _, s in ranked], (normed @ query)[expected], atol=1e-6)
-    mask = index.mask({"c3", "c7", "c11"})
+    mask = index.rows_of({"c3", "c7", "c11"})
     assert {cid for cid, _ in index.rank(query, top=10, mask=mask)} == {"c3", "c7", "c11"}
     assert "c3" not in {cid for cid, _ in index.rank(index.vector("c3"), top=5, exclude="c3")}
 
@@ -162,18 +165,20 @@ def test_device_ranking_agrees_with_numpy():
     rng = np.random.default_rng(2)
     ids = [f"c{i}" for i in range(300)]
     vectors = rng.normal(size=(300, 16)).astype(np.float32)
-    numpy_index, torch_index = CoverIndex(ids, vectors), CoverIndex(ids, vectors, device="cpu")
-    import torch
-
-    torch_index._on_device = torch.from_numpy(torch_index.matrix).to(torch.float16)
+    numpy_index, torch_index = CoverIndex(ids, vectors), CoverIndex(ids, vectors, device="cpu", torch=True)
     query = numpy_index.matrix[5] + 0.5 * numpy_index.matrix[9]
     query /= np.linalg.norm(query)
-    mask = numpy_index.mask({f"c{i}" for i in range(0, 300, 2)})
+    mask = numpy_index.rows_of({f"c{i}" for i in range(0, 300, 2)})
     expected = numpy_index.rank(query, 10, mask, exclude="c4")
     got = torch_index.rank(query, 10, mask, exclude="c4")
     assert [c for c, _ in got][:3] == [c for c, _ in expected][:3]
     assert np.allclose([s for _, s in got], [s for _, s in expected], atol=5e-3)
     assert all(int(c[1:]) % 2 == 0 and c != "c4" for c, _ in got)
+    first, group = np.array([40, 41, 42]), np.arange(300) // 2 * 2  # a name's rows; pictures in pairs
+    expected = numpy_index.rank(query, 10, mask, first=first, group=group)
+    got = torch_index.rank(query, 10, mask, first=first, group=group)
+    assert {c for c, _ in got[:2]} == {c for c, _ in expected[:2]} == {"c40", "c42"}  # the name's rows first
+    assert len({int(c[1:]) // 2 for c, _ in got}) == len(got) == 10  # one row per picture
 
 
 def test_query_syntax():
@@ -238,7 +243,7 @@ def test_cli_search_json(fake, settings, logged_in, cli_env):
     assert out["query"] == "a blue cover" and out["model"].endswith("tiny-clip") and out["elapsed_ms"] > 0
     assert len(out["results"]) == 3
     first = out["results"][0]
-    assert set(first) == {"score", "cover", "path", "url", "tracks", "sources", "duplicates"}
+    assert set(first) == {"score", "cover", "path", "url", "tracks", "sources", "copies"}
     assert first["path"].endswith(".jpg") and first["tracks"][0]["url"].startswith("https://open.spotify.com/track/")
     scores = [r["score"] for r in out["results"]]
     assert scores == sorted(scores, reverse=True)
@@ -271,7 +276,7 @@ def test_device_auto_selects_cpu_here():
 
 
 def test_corrupt_image_in_covers_is_reported_not_fatal(fake, settings, logged_in):
-    sync(settings, Selection(liked=True))
+    sync(settings, SyncChoice(liked=True))
     victim = next(settings.paths.covers_dir.glob("*.jpg"))
     victim.write_bytes(b"\xff\xd8\xff\xe0 truncated")
     summary = synced(settings, liked=True)
@@ -284,6 +289,7 @@ def test_concurrent_model_loads_keep_their_dtype(make_settings, tmp_path):
     import threading
 
     import torch
+
     from tiny_clip import make_clip
 
     path = make_clip(tmp_path / "mid-clip", text_hidden=128, text_layers=4, vision_hidden=128, vision_layers=4)

@@ -19,8 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import login, wait_until
-from fake_spotify import Fault, cover_id
 from covertui.catalog import Catalog
 from covertui.covers import covers_on_disk
 from covertui.embed.model import ClipModel
@@ -29,11 +27,14 @@ from covertui.embed.preprocess import PREPROCESS_VERSION
 from covertui.embed.store import EmbeddingStore
 from covertui.errors import CovertuiError
 from covertui.search import Searcher
-from covertui.sync import Selection, sync
+from covertui.sync import SyncChoice, sync
+
+from conftest import login, wait_until
+from fake_spotify import Fault, cover_id
 
 
 def sync_and_search(settings, selection=None):
-    summary = sync(settings, selection or Selection(all=True), embed=embedder(settings))
+    summary = sync(settings, selection or SyncChoice(all=True), embed=embedder(settings))
     return summary, Searcher(settings).search("a blue cover", top=5)
 
 
@@ -115,12 +116,12 @@ def test_fault_then_clean_rerun(case, fake, make_settings, logged_in, reference)
 
 def test_revoked_refresh_token_loses_nothing(fake, settings, reference):
     login(fake, settings)
-    sync(settings, Selection(liked=True), embed=embedder(settings))
+    sync(settings, SyncChoice(liked=True), embed=embedder(settings))
     before = end_state(settings)
     login(fake, settings, lifetime=0)
     fake.revoke_all()
     with pytest.raises(CovertuiError, match="covertui auth"):
-        sync(settings, Selection(all=True), embed=embedder(settings))
+        sync(settings, SyncChoice(all=True), embed=embedder(settings))
     assert_same_state(end_state(settings), before)
     assert Searcher(settings).search("cat").hits  # what was synced stays searchable
 
@@ -129,7 +130,7 @@ def test_redirect_to_another_scheme_is_refused(fake, settings, logged_in):
     fake.add_fault(Fault(f"/image/{cover_id(2)}", kind="redirect", body=b"file:///etc/passwd", times=-1))
     fake.add_fault(Fault(f"/image/{cover_id(5)}", kind="redirect", body=f"{fake.url}/image/{cover_id(6)}".encode(),
                          times=1))
-    summary = sync(settings, Selection(liked=True))
+    summary = sync(settings, SyncChoice(liked=True))
     assert summary.failed == [{"cover": cover_id(2), "reason": "refused a non-http(s) URL"}]
     assert cover_id(5) in covers_on_disk(settings.paths)  # an http redirect is followed
 
@@ -184,7 +185,7 @@ def test_two_syncs_at_once(fake, settings, logged_in, cli_env):
 
 @pytest.mark.parametrize("what", ["catalog", "embeddings"])
 def test_corrupted_cache_is_a_clear_error(what, fake, settings, logged_in, cli_env):
-    sync(settings, Selection(liked=True), embed=embedder(settings))
+    sync(settings, SyncChoice(liked=True), embed=embedder(settings))
     db = (settings.paths.catalog_dir if what == "catalog" else settings.paths.embeddings_dir) / "cache.db"
     db.write_bytes(b"this is not a database" * 100)
     for args in (["sync"], ["search", "cat"], ["sources", "--offline"]):

@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fake_spotify import make_jpeg
-from fake_terminal import FakeTerminal
 from covertui.search import Searcher
 from covertui.ui import kitty
+
+from fake_spotify import make_jpeg
+from fake_terminal import FakeTerminal
 
 COVERTUI = str(Path(sys.executable).with_name("covertui"))
 COMMAND = re.compile(r"\x1b_G([^;\x1b]*)(?:;([^\x1b]*))?\x1b\\")

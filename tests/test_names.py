@@ -6,11 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fake_spotify import cover_id
 from covertui.embed.pipeline import embedder
+from covertui.index import CoverIndex
 from covertui.names import normalize, split_filters
-from covertui.search import CoverIndex, Searcher
-from covertui.sync import Selection, sync
+from covertui.search import Searcher
+from covertui.sync import SyncChoice, sync
+
+from fake_spotify import cover_id
 
 NAMES = {  # cover -> (artist, album, title) of every track with that cover
     1: ("Björk", "Homogenic", "Jóga"), 2: ("Björk", "Vespertine", "Hidden Place"), 3: ("Björk", "Post", "Army of Me"),
@@ -28,7 +30,7 @@ def named(fake, settings, logged_in):
             artist, album, title = NAMES[cover]
             item["artists"] = [{"name": artist, "id": normalize(artist)}]
             item["album"]["name"], item["name"] = album, title
-    sync(settings, Selection(all=True), embed=embedder(settings))
+    sync(settings, SyncChoice(all=True), embed=embedder(settings))
     return Searcher(settings)
 
 

@@ -8,14 +8,15 @@ import subprocess
 import sys
 
 import pytest
-from hostile import CLICK, INJECTED, NAMES, OSC52, hostile_library, visible
 
-from conftest import AppUnderTest, until
 from covertui.embed.pipeline import embedder
-from covertui.sync import Selection, sync
+from covertui.sync import SyncChoice, sync
 from covertui.text import clean, dumps
 from covertui.ui.screens import DetailsScreen, DevicePicker
 from covertui.ui.widgets import CoverTile, SourcePicker
+
+from conftest import AppUnderTest, until
+from hostile import CLICK, INJECTED, NAMES, OSC52, hostile_library, visible
 
 SIZE = (150, 48)
 
@@ -39,7 +40,7 @@ def fake(click_dir):
 
 @pytest.fixture
 def hostile(fake, settings, logged_in):
-    sync(settings, Selection(all=True), embed=embedder(settings))
+    sync(settings, SyncChoice(all=True), embed=embedder(settings))
     return settings
 
 
@@ -123,22 +124,22 @@ def prompts(app) -> list[str]:
 async def test_the_app_shows_every_name_literally_and_clicks_run_nothing(hostile, click_dir):
     app = AppUnderTest(hostile)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: len(app.sources) == len(all_names(click_dir)) + 1)
+        await until(pilot, lambda: len(app.main.sources) == len(all_names(click_dir)) + 1)
         assert [p.rsplit(" (", 1)[0] for p in prompts(app)[1:]] == [visible(n) for n in all_names(click_dir)]
         picker = app.query_one(SourcePicker)
         row = next(i for i, o in enumerate(picker.options) if "click me" in str(o.prompt))
         picker.scroll_to(y=max(0, row - 2), animate=False)
         await pilot.pause()
         await pilot.click(SourcePicker, offset=(4, row - int(picker.scroll_y)))  # the row that carried the action
-        await until(pilot, lambda: app.model_ready and app.grid.hits)
+        await until(pilot, lambda: app.model_ready and app.main.grid.hits)
         captions = [(str(t.name_label.render()), str(t.meta_label.render())) for t in app.query(CoverTile) if t.display]
         titles = {c[0] for c in captions}
         assert "Song [Live at Wembley]" in titles and "Broken [/] name" in titles
         await pilot.click(CoverTile, offset=(10, 12))  # a tile's caption: markup there would be clickable too
         await pilot.pause()
         assert list(click_dir.iterdir()) == []  # the screenshot action never ran
-        song = next(i for i, h in enumerate(app.grid.hits) if h.tracks[0].name == "Song [Live at Wembley]")
-        app.grid.selected = song
+        song = next(i for i, h in enumerate(app.main.grid.hits) if h.tracks[0].name == "Song [Live at Wembley]")
+        app.main.grid.selected = song
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, DetailsScreen))
         shown = "\n".join(str(w.render()) for w in app.screen.query("Static, Label"))
@@ -162,10 +163,10 @@ async def test_a_named_match_in_the_border_and_device_names_in_dialogs_are_plain
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.model_ready)
         app.query_one("#query").value = "Broken [/] name"
-        await until(pilot, lambda: "first" in (app.grid.border_title or ""))
+        await until(pilot, lambda: "first" in (app.main.grid.border_title or ""))
         # names are matched normalized ("broken name"); the query's own "[/]" broke nothing on the way
-        assert Content.from_markup(app.grid.border_title).plain == "covers by best match · track: broken name first"
-        app.grid.focus()
+        assert Content.from_markup(app.main.grid.border_title).plain == "covers by best match · track: broken name first"
+        app.main.grid.focus()
         await pilot.press("P")  # two devices, none playing: the picker lists them
         await until(pilot, lambda: isinstance(app.screen, DevicePicker))
         labels = [str(o.prompt) for o in app.screen.query_one("OptionList").options]

@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 
 from covertui.config import load_settings
 from covertui.errors import CovertuiError
+from covertui.models import Track
 from covertui.names import split_filters
-from covertui.search import parse_query
-from covertui.spotify.library import Track, choose_image, parse_entry
+from covertui.query import parse_query
+from covertui.spotify.library import choose_image, parse_entry
 from covertui.text import clean
 
 QUICK = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from covertui.errors import NothingIndexed
-from covertui.search import Hit, SearchResult
+from covertui.models import Hit, SearchResult
 from covertui.ui.idle_gc import IdleCollector
 from covertui.ui.search_runner import SearchRunner
 

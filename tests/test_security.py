@@ -8,7 +8,7 @@ import sys
 
 from covertui.embed.pipeline import embedder
 from covertui.spotify.auth import LoginFlow, TokenStore
-from covertui.sync import Selection, sync
+from covertui.sync import SyncChoice, sync
 
 
 def run(cli_env, *args):
@@ -42,6 +42,6 @@ def test_no_secret_in_any_output(fake, make_settings, cli_env):
 
 def test_logs_hold_no_token_even_at_debug(fake, settings, logged_in, caplog):
     caplog.set_level(logging.DEBUG)
-    sync(settings, Selection(all=True), embed=embedder(settings))
+    sync(settings, SyncChoice(all=True), embed=embedder(settings))
     assert caplog.records is not None
     assert logged_in["access_token"] not in caplog.text and "Bearer" not in caplog.text

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from covertui.ui import sixel
+
 from fake_spotify import make_jpeg
 from fake_terminal import FakeTerminal
-from covertui.ui import sixel
 
 COVERTUI = str(Path(sys.executable).with_name("covertui"))
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import AppUnderTest, until
-
 from covertui.config import load_settings
-from covertui.search import Hit
-from covertui.spotify.library import Track
+from covertui.models import Hit, Track
 from covertui.ui.screens import DetailsScreen, HelpScreen
 from covertui.ui.widgets import StatusLine
+
+from conftest import AppUnderTest, until
 
 SIZE = (130, 40)
 FIXED_HOME = "/tmp/covertui-snapshot-home"  # shown in the setup guide: must not vary between runs
@@ -38,10 +37,10 @@ async def settle(pilot) -> None:
 def test_main_screen_with_results(snap_compare, synced_app):
     async def search(pilot):
         app = pilot.app
-        await until(pilot, lambda: app.model_ready and len(app.sources) == 4)
+        await until(pilot, lambda: app.model_ready and len(app.main.sources) == 4)
         app.query_one("#query").cursor_blink = False  # a blinking cursor is drawn or not depending on the moment
         app.query_one("#query").value = "a blue cover with a cat"
-        await until(pilot, lambda: len(app.grid.hits) == 40 and None not in app.grid.thumbnails)
+        await until(pilot, lambda: len(app.main.grid.hits) == 40 and None not in app.main.grid.thumbnails)
         await settle(pilot)
         app.query_one(StatusLine).show(last_ms=12.0)  # the one value that changes from run to run
         await pilot.pause()
@@ -60,8 +59,8 @@ def test_details_screen(snap_compare, synced_app):
 
     async def open_details(pilot):
         await settle(pilot)  # first: the screen under a modal is not drawn again while the modal is up
-        await until(pilot, lambda: len(pilot.app.sources) == 4)
-        await pilot.app.push_screen(DetailsScreen(hit, {sid: s.name for sid, s in pilot.app.sources.items()}))
+        await until(pilot, lambda: len(pilot.app.main.sources) == 4)
+        await pilot.app.push_screen(DetailsScreen(hit, {sid: s.name for sid, s in pilot.app.main.sources.items()}))
         await pilot.pause()
 
     assert snap_compare(synced_app, terminal_size=SIZE, run_before=open_details)

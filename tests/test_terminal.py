@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from fake_terminal import FakeTerminal
 from covertui.terminal import Answers, Tmux, decide, parse, passthrough
+
+from fake_terminal import FakeTerminal
 
 COVERTUI = str(Path(sys.executable).with_name("covertui"))
 

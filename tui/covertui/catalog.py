@@ -15,27 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Paths
-from .errors import CovertuiError
-from .spotify.library import Source, Track
+from .errors import CatalogError
+from .models import Cover, Source, Track
 from .text import clean
 
 DATABASE = "cache.db"  # diskcache's file in the catalog folder
 log = logging.getLogger(__name__)
-
-
-class CatalogError(CovertuiError):
-    exit_code = 9
-
-
-@dataclass
-class Cover:
-    """One distinct image: its tracks (one album cover is shared by many) and its file."""
-
-    id: str
-    url: str = ""
-    path: Path | None = None
-    tracks: list[Track] = field(default_factory=list)
-    sources: set[str] = field(default_factory=set)
 
 
 RECORD_VERSION = 2  # 2: tracks carry added_at and release (records of 1 are read again, covers kept)
@@ -75,7 +60,7 @@ class Catalog:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> "Catalog":
+    def __enter__(self) -> Catalog:
         return self
 
     def __exit__(self, *exc) -> None:

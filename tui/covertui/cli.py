@@ -9,14 +9,19 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 from . import __version__
-from .config import GRAPHICS_CHOICES, ORDERS
+from .config import GRAPHICS_CHOICES
 from .errors import CovertuiError
+from .orders import ORDERS
+from .query import SYNTAX
 from .text import clean, clean_lines, dumps
 
 WRITE_ERRORS = {errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT}
 QUIT_GRACE = 0.3  # s that exiting waits for a sync or download told to stop (see run)
+log = logging.getLogger(__name__)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"covertui {__version__}")
     parser.add_argument("--graphics", choices=GRAPHICS_CHOICES,
                         help="terminal image protocol for the app (default: detect; COVERTUI_GRAPHICS)")
+    parser.add_argument("--log", metavar="PATH", type=Path,
+                        help="append covertui's log (debug level) to this file (COVERTUI_LOG; default: no log)")
     parser.add_argument("--model", help="CLIP checkpoint: Hugging Face id or local folder (COVERTUI_MODEL)")
     parser.add_argument("--device", help="cuda, mps or cpu (COVERTUI_DEVICE; default: the best available)")
     parser.add_argument("--dtype", help="float16, bfloat16, float32, or int8 (CPU: quantized, ~2x faster, not exact) "
@@ -50,12 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
     search = sub.add_parser("search", help="search the synced covers",
-                            description='QUERY is text ("blue cover with a cat"), or terms joined by + and -: '
-                                        '"sunset" + 0.5*"cat" - "text", @COVER_ID (more like this), image:PATH. '
-                                        'A name in plain text ranks its covers first ("bjork blue"); '
-                                        'artist:, album: and track: filters narrow (quote values with spaces), '
-                                        'and year:1994 or year:1980-1989. Without QUERY (or with filters only), '
-                                        '--sort browses. Covers showing the same picture are one result.')
+                            description=" ".join(("QUERY:", *SYNTAX, "Covers showing the same picture are one result.")))
     search.add_argument("query", metavar="QUERY", nargs="?", default="")
     search.add_argument("--top", type=int, default=10, help="how many covers (default 10)")
     search.add_argument("--source", action="append", default=[], metavar="ID", help="only covers of this source")
@@ -88,15 +90,20 @@ class CliProgress:
 
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
-        self._bars = None
+        self._bars: Any = None  # rich's progress bars, on a terminal
         self._tasks: dict[str, int] = {}
         self._last: dict[str, float] = {}
 
-    def __enter__(self) -> "CliProgress":
+    def __enter__(self) -> CliProgress:
         if self.tty:
             from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
 
             # names are data: the description is shown as plain text, never as rich markup
             self._bars = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
@@ -172,9 +179,9 @@ def cmd_sources(settings, args) -> int:
 
 def cmd_sync(settings, args) -> int:
     from .spotify.auth import TokenStore, login_warning
-    from .sync import Selection, sync
+    from .sync import SyncChoice, sync
 
-    selection = Selection(liked=args.liked, playlists=args.playlist, all=args.all, folders=args.folder)
+    selection = SyncChoice(liked=args.liked, playlists=args.playlist, all=args.all, folders=args.folder)
     warning = login_warning(TokenStore(settings.paths.token_file).load())
     if warning:
         say(f"covertui: {clean(warning)}", err=True)
@@ -187,15 +194,13 @@ def cmd_sync(settings, args) -> int:
         with CliProgress() as progress:
             summary = sync(settings, selection, progress=progress, embed=embed)
     except CovertuiError as exc:
-        partial = getattr(exc, "summary", None)
-        if partial is not None and args.json:
-            say(dumps(partial.to_dict()))
+        if exc.partial is not None and args.json:
+            say(dumps(exc.partial.to_dict()))
         raise
     if args.json:
         say(dumps(summary.to_dict()))
         return 0
-    say(f"{summary.tracks} tracks, {summary.covers} covers: {summary.downloaded} downloaded "
-          f"({summary.bytes / 1e6:.1f} MB), {summary.embedded} embedded, {len(summary.failed)} failed.")
+    say(summary.sentence())
     for source in summary.unavailable:
         say(f"  skipped {clean(source['name'])}: {clean(source['reason'])}")
     for failure in summary.failed[:10]:
@@ -293,6 +298,12 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {k: getattr(args, k) for k in ("model", "device", "dtype") if getattr(args, k)}
         if overrides:
             settings = dataclasses.replace(settings, **overrides)
+        log_file = args.log or settings.log_file
+        if log_file is not None:
+            from . import logs
+
+            logs.start(log_file)
+            log.info("covertui %s: %s", __version__, args.command or "app")
         if args.command is None:
             from .ui.run import run_app
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from .errors import ConfigError
 
@@ -25,14 +25,19 @@ DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8888/callback"
 # The endpoints and their defaults: never from the current directory's .env (they decide where tokens go)
 ENDPOINTS = {"COVERTUI_SPOTIFY_API_URL": DEFAULT_API_URL, "COVERTUI_SPOTIFY_ACCOUNTS_URL": DEFAULT_ACCOUNTS_URL}
+# Taken only from the environment or the config folder's .env: a .env in the current directory (anyone's
+# checkout) may not choose where the login goes, nor which file the log is written to.
+NOT_FROM_HERE = {**ENDPOINTS, "COVERTUI_LOG": ""}
 READ_SCOPES = "playlist-read-private playlist-read-collaborative user-library-read"
 # Saving results as a private playlist; playing and queueing on a Spotify Connect device.
 WRITE_SCOPES = "playlist-modify-private user-modify-playback-state user-read-playback-state"
 SCOPES = f"{READ_SCOPES} {WRITE_SCOPES}"
 GPU_MODEL = "openai/clip-vit-large-patch14"
 CPU_MODEL = "openai/clip-vit-base-patch32"
+CONCURRENCY = 16  # parallel cover downloads
+REQUEST_TIMEOUT = 10.0  # s per HTTP request
+MAX_RETRY_WAIT = 30.0  # s: the longest Spotify rate-limit wait sat through
 GRAPHICS_CHOICES = ("auto", "kitty", "sixel", "halfcell", "unicode")
-ORDERS = {"relevance": "best match", "recent": "recently added", "colour": "colour", "artist": "artist"}  # of results
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,7 @@ class Paths:
     cache_dir: Path
 
     @classmethod
-    def from_home(cls, home: str | None) -> "Paths":
+    def from_home(cls, home: str | None) -> Paths:
         if home:
             root = Path(home).expanduser().resolve()
             return cls(root / "config", root / "data", root / "cache")
@@ -92,14 +97,15 @@ class Settings:
     redirect_uri: str = DEFAULT_REDIRECT_URI
     api_url: str = DEFAULT_API_URL
     accounts_url: str = DEFAULT_ACCOUNTS_URL
-    concurrency: int = 16
-    request_timeout: float = 10.0
-    max_retry_wait: float = 30.0
+    concurrency: int = CONCURRENCY
+    request_timeout: float = REQUEST_TIMEOUT
+    max_retry_wait: float = MAX_RETRY_WAIT
     model: str | None = None
     device: str | None = None
     dtype: str | None = None
     batch_size: int | None = None
     graphics: str = "auto"
+    log_file: Path | None = None  # COVERTUI_LOG: where covertui's log goes (logs.py); none by default
     env_files: tuple[Path, ...] = ()
     ignored: tuple[str, ...] = ()  # settings a `.env` in the current directory may not give, which it gave
 
@@ -129,6 +135,7 @@ _ENV_KEYS = (
     "COVERTUI_DTYPE",
     "COVERTUI_BATCH_SIZE",
     "COVERTUI_GRAPHICS",
+    "COVERTUI_LOG",
 )
 MAX_ENV_BYTES = 64 * 1024
 _LINE = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=")
@@ -185,7 +192,8 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     local = _read_env_file(local_env) if local_env.exists() else {}
     if local:
         used.append(local_env)
-    ignored = tuple(key for key, default in ENDPOINTS.items() if local.pop(key, "") not in ("", default))
+    ignored = tuple(key for key, default in NOT_FROM_HERE.items()
+                    if local.pop(key, "") not in ("", default))
     home = environ.get("COVERTUI_HOME") or local.get("COVERTUI_HOME")
     paths = Paths.from_home(home)
     config = {}
@@ -208,14 +216,15 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         redirect_uri=values.get("SPOTIPY_REDIRECT_URI") or DEFAULT_REDIRECT_URI,
         api_url=api_url if api_url.endswith("/") else api_url + "/",
         accounts_url=_endpoint(values, "COVERTUI_SPOTIFY_ACCOUNTS_URL").rstrip("/"),
-        concurrency=_number(values, "COVERTUI_CONCURRENCY", int, 16, 1, 256),
-        request_timeout=_number(values, "COVERTUI_TIMEOUT", float, 10.0, 0.1, 600),
-        max_retry_wait=_number(values, "COVERTUI_MAX_RETRY_WAIT", float, 30.0, 0, 86400),
+        concurrency=_number(values, "COVERTUI_CONCURRENCY", int, CONCURRENCY, 1, 256),
+        request_timeout=_number(values, "COVERTUI_TIMEOUT", float, REQUEST_TIMEOUT, 0.1, 600),
+        max_retry_wait=_number(values, "COVERTUI_MAX_RETRY_WAIT", float, MAX_RETRY_WAIT, 0, 86400),
         model=values.get("COVERTUI_MODEL") or None,
         device=(values.get("COVERTUI_DEVICE") or None),
         dtype=(values.get("COVERTUI_DTYPE") or None),
         batch_size=_number(values, "COVERTUI_BATCH_SIZE", int, None, 1, 65536),
         graphics=graphics,
+        log_file=Path(values["COVERTUI_LOG"]).expanduser() if values.get("COVERTUI_LOG") else None,
         env_files=tuple(used),
         ignored=ignored,
     )

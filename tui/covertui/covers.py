@@ -16,9 +16,16 @@ from urllib.parse import urljoin, urlparse
 import requests
 import urllib3
 
-from .config import Paths
+from .config import CONCURRENCY, REQUEST_TIMEOUT, Paths
 from .errors import Cancelled, StorageError
-from .progress import CancelToken, Progress, ProgressCallback, RateMeter, no_progress, writing
+from .progress import (
+    CancelToken,
+    ProgressCallback,
+    RateMeter,
+    Step,
+    no_progress,
+    writing,
+)
 from .spotify.http import make_session
 
 MAX_BYTES = 8 * 1024 * 1024
@@ -43,7 +50,6 @@ class DownloadReport:
     downloaded: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     bytes: int = 0
-    cancelled: bool = False
 
 
 def covers_on_disk(paths: Paths) -> dict[str, Path]:
@@ -220,8 +226,8 @@ def _download_one(session, paths, cover_id, url, timeout, cancel, backoff) -> in
 def download_covers(
     wanted: dict[str, str],
     paths: Paths,
-    concurrency: int = 16,
-    timeout: float = 10.0,
+    concurrency: int = CONCURRENCY,
+    timeout: float = REQUEST_TIMEOUT,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> DownloadReport:
@@ -234,7 +240,7 @@ def download_covers(
     report = DownloadReport()
     total = len(todo)
     meter = RateMeter()
-    progress(Progress("download", 0, total))
+    progress(Step("download", 0, total))
     if not todo:
         return report
     session = make_session(pool_size=concurrency, retries=0)
@@ -262,7 +268,6 @@ def download_covers(
     pool.shutdown()
     session.close()
     if cancel.cancelled:
-        report.cancelled = True
         report.failed = {c: r for c, r in report.failed.items() if r != "cancelled"}
     return report
 
@@ -287,4 +292,4 @@ def _collect(running, report, cancel, submit_next, progress, total, meter) -> No
         now = time.monotonic()
         if now - last_report > 0.1 or not running:
             last_report = now
-            progress(Progress("download", done, total, report.bytes, meter.update(done)))
+            progress(Step("download", done, total, report.bytes, meter.update(done)))

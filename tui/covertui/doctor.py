@@ -40,21 +40,20 @@ def _size(path: Path) -> tuple[int, int]:
 
 
 def terminal_checks(settings: Settings) -> list[Check]:
-    from .terminal import clipboard_hint, tmux_info
-    from .ui.graphics import cell_size, choose_graphics
+    from .terminal import choose, clipboard_hint, measured_cell, tmux_info
 
     checks = [Check("terminal", "TERM", os.environ.get("TERM", "(unset)"), "info")]
     in_tmux = bool(os.environ.get("TMUX"))
     over_ssh = bool(os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_TTY"))
     checks.append(Check("terminal", "session", ", ".join(
         [w for w, on in (("tmux", in_tmux), ("SSH", over_ssh)) if on]) or "local", "info"))
-    chosen = choose_graphics(settings.graphics)
+    chosen = choose(settings.graphics)
     if chosen.terminal:
         checks.append(Check("terminal", "terminal", chosen.terminal, "info"))
     shows = chosen.protocol in ("kitty", "sixel")
     checks.append(Check("terminal", "graphics", f"{chosen.protocol}: {chosen.reason}" if chosen.reason else chosen.protocol,
                         "ok" if shows else "warn" if sys.stdout.isatty() else "info", "" if shows else chosen.hint))
-    cell = cell_size()
+    cell = measured_cell(chosen)
     checks.append(Check("terminal", "cell size", f"{cell.width}x{cell.height} px" if cell else "unknown", "info"))
     tmux = tmux_info() if in_tmux else None
     if in_tmux:
@@ -93,8 +92,9 @@ def spotify_checks(settings: Settings) -> list[Check]:
                             f"{settings.paths.env_file} only if you mean to."))
     for key in settings.ignored:
         checks.append(Check("spotify", "ignored setting", f"{key} in ./.env", "warn",
-                            "Endpoints are taken only from the environment or the config folder's .env, never from "
-                            "the current directory (it decides where your login is sent)."))
+                            "Endpoints and the log file are taken only from the environment or the config folder's "
+                            ".env, never from the current directory (it would decide where your login is sent, or "
+                            "which file is written)."))
     try:
         token = TokenStore(settings.paths.token_file).load()
     except AuthError as exc:
@@ -147,7 +147,12 @@ def _account_check(settings: Settings) -> Check:
 
 
 def model_checks(settings: Settings) -> list[Check]:
-    from .embed.model import default_model, model_is_cached, resolve_device, resolve_dtype
+    from .embed.model import (
+        default_model,
+        model_is_cached,
+        resolve_device,
+        resolve_dtype,
+    )
     from .errors import CovertuiError
 
     try:

@@ -1,10 +1,14 @@
-"""Errors a user can act on. Their message is shown as is: one line, no traceback."""
+"""Errors a user can act on. Their message is shown as is: one line, no traceback. Each kind has its
+own exit code."""
+
+from typing import Any
 
 
 class CovertuiError(Exception):
     """Base of expected failures; `str(err)` is the user-facing message."""
 
     exit_code = 1
+    partial: Any = None  # what was done before it stopped (a sync's summary), where that counts
 
 
 class ConfigError(CovertuiError):
@@ -108,10 +112,34 @@ class NothingIndexed(CovertuiError):
     exit_code = 8
 
 
+class CatalogError(CovertuiError):
+    """The catalog (sources, tracks, selection) cannot be read or written."""
+
+    exit_code = 9
+
+
 class StorageError(CovertuiError):
     """The data directory cannot be written (read-only, full)."""
 
     exit_code = 10
+
+
+class QueryError(CovertuiError):
+    """A query covertui cannot read, or that names what is not there."""
+
+    exit_code = 13
+
+
+class StoreError(CovertuiError):
+    """The embedding cache cannot be read or written."""
+
+    exit_code = 14
+
+
+class SourceUnavailable(CovertuiError):
+    """One source cannot be read (403/404); the sync goes on with the others."""
+
+    exit_code = 15
 
 
 def crash_report(error: BaseException) -> str:

@@ -18,6 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .errors import QueryError
+
 FIELDS = ("artist", "album", "track")
 MATCH = 88  # fuzz.ratio of a run of query words against a whole name
 FILTER = 90  # fuzz.partial_ratio of a filter's value against a name: "album:blue" finds "Blue Hour"
@@ -75,8 +77,6 @@ class _Field:
 
 def year_range(value: str) -> tuple[int, int]:
     """`year:` values: 1994, 1990s, 1980-1989, 2020- (from 2020 on)."""
-    from .search import QueryError
-
     match = _YEARS.match(value.strip())
     if not match:
         raise QueryError(f"year:{value} is not a year: write year:1994, year:1990s or year:1980-1989.")

@@ -7,13 +7,16 @@ the hash and a 4 x 4 colour grid, never by embeddings, whose distances differ fr
 
 from __future__ import annotations
 
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
 
-from .progress import CancelToken, Progress, ProgressCallback, no_progress
+from .progress import CancelToken, ProgressCallback, Step, no_progress
+
+log = logging.getLogger(__name__)
 
 SIDE = 32  # the hash reads a 32 x 32 grey copy, keeps the 8 x 8 lowest frequencies
 SAME_BITS = 7  # hashes at most this many bits apart (of 64; 7 keeps one of 8 bytes equal) are one picture...
@@ -79,14 +82,15 @@ def measure_pictures(files: dict, known: set, save, progress: ProgressCallback =
     todo = [(cid, path) for cid, path in files.items() if cid not in known]
     if not todo:
         return 0
-    progress(Progress("pictures", 0, len(todo)))
+    progress(Step("pictures", 0, len(todo)))
     done: dict = {}
     count = 0
 
     def one(item):
         try:
             return item[0], measure(item[1])
-        except Exception:  # an unreadable file is the embedder's to report
+        except Exception as exc:  # an unreadable file is the embedder's to report
+            log.debug("not measured: %s: %s", item[0], exc)
             return item[0], None
 
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="picture") as pool:
@@ -99,7 +103,7 @@ def measure_pictures(files: dict, known: set, save, progress: ProgressCallback =
             save(done)
             count += len(done)
             done = {}
-            progress(Progress("pictures", min(start + SAVE_EVERY, len(todo)), len(todo)))
+            progress(Step("pictures", min(start + SAVE_EVERY, len(todo)), len(todo)))
     return count
 
 
@@ -129,9 +133,9 @@ def copies(ids: list[str], pictures: dict) -> np.ndarray:
             if len(bucket) < 2:
                 continue
             near = np.triu(_popcount(hashes[bucket][:, None] ^ hashes[bucket][None, :]) <= SAME_BITS, 1)
-            i, j = np.nonzero(near)
-            alike = np.abs(colours[bucket[i]] - colours[bucket[j]]).max(axis=1) <= SAME_COLOUR
-            for i, j in zip(i[alike], j[alike]):
+            firsts, seconds = np.nonzero(near)
+            alike = np.abs(colours[bucket[firsts]] - colours[bucket[seconds]]).max(axis=1) <= SAME_COLOUR
+            for i, j in zip(firsts[alike], seconds[alike]):
                 a, b = root(int(bucket[i])), root(int(bucket[j]))
                 if a != b:
                     parent[max(a, b)] = min(a, b)

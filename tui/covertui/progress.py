@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
 
 from .errors import Cancelled
-
 
 STAGE_LABELS = {"sources": "Reading sources", "tracks": "Reading playlists", "download": "Downloading covers",
                 "pictures": "Measuring pictures", "embed": "Embedding covers", "wait": "Waiting"}
 
 
 @dataclass(frozen=True)
-class Progress:
+class Step:
     """One report from a long task. `rate` is items per second."""
 
     stage: str  # "sources", "tracks", "download", "pictures", "embed", "wait"
@@ -32,10 +31,10 @@ class Progress:
         return STAGE_LABELS.get(self.stage, self.stage)
 
 
-ProgressCallback = Callable[[Progress], None]
+ProgressCallback = Callable[[Step], None]
 
 
-def no_progress(_: Progress) -> None:
+def no_progress(_: Step) -> None:
     pass
 
 

@@ -1,243 +1,25 @@
-"""Ranking covers: a CoverIndex of normalised vectors, queries of text, covers and images.
-
-Query syntax: plain text ("blue cover with a cat") is one text query. Terms can be combined
-with + and -, each optionally weighted: `"sunset" + 0.5*"cat" - "text"`. `@COVER_ID` means
-"more like this cover", `image:PATH` an image file as the query. In plain text, a name of the
-catalog (artist, album, track) ranks its covers first and the other words order them by look
-("bjork blue"). `artist:`, `album:`, `track:` (quoted values allowed) and `year:` filters narrow any
-query. Without words, a search browses: the covers in an order (recently added, colour, artist).
-Covers showing the same picture (pictures.py) are folded into one result that lists its copies.
+"""The search service: a query (query.py) against the index of one model's vectors (index.py), among
+the covers of the checked sources, narrowed by names and filters (names.py), in an order
+(orders.py). Covers showing the same picture (pictures.py) are folded into one result that lists
+its copies.
 """
 
 from __future__ import annotations
 
-import re
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .config import ORDERS
-from .errors import CovertuiError, NothingIndexed
-from .spotify.library import Track
-
-_TERM = re.compile(
-    r"""\s*(?P<sign>[+-])?\s*(?:(?P<weight>\d+(?:\.\d+)?|\.\d+)\s*\*\s*)?"""
-    r"""(?:"(?P<text>[^"]*)"|@(?P<cover>[A-Za-z0-9]+)|image:(?:"(?P<qimage>[^"]+)"|(?P<image>\S+)))\s*"""
-)
-
-
-FIRST = 4.0  # added to the order of name matches: ahead of every cosine
-
-
-class QueryError(CovertuiError):
-    exit_code = 2
-
-
-@dataclass(frozen=True)
-class Term:
-    kind: str  # "text", "cover" or "image"
-    value: str
-    weight: float = 1.0
-
-
-def needs_text(query: str) -> bool:
-    """Whether a query has words for the text tower (browsing, filters, @COVER and image: need none)."""
-    from .names import split_filters
-
-    text, _ = split_filters(query)
-    try:
-        return any(term.kind == "text" for term in parse_query(text)) if text.strip() else False
-    except QueryError:
-        return False  # the search says what is wrong with it, model or not
-
-
-def parse_query(query: str) -> list[Term]:
-    query = query.strip()
-    if not query:
-        raise QueryError("Empty query.")
-    if not any(mark in query for mark in ('"', "@", "image:")):
-        return [Term("text", query)]
-    terms, pos = [], 0
-    while pos < len(query):
-        match = _TERM.match(query, pos)
-        if not match or match.end() == pos:
-            raise QueryError(f"Cannot read the query at {query[pos:pos + 20]!r}: use \"text\", @COVER_ID or "
-                             "image:PATH, joined by + or -.")
-        if terms and not match.group("sign"):
-            raise QueryError("Join query terms with + or -.")
-        weight = float(match.group("weight") or 1.0) * (-1.0 if match.group("sign") == "-" else 1.0)
-        if match.group("text") is not None:
-            if not match.group("text").strip():
-                raise QueryError("Empty text term \"\".")
-            terms.append(Term("text", match.group("text"), weight))
-        elif match.group("cover"):
-            terms.append(Term("cover", match.group("cover"), weight))
-        else:
-            terms.append(Term("image", match.group("qimage") or match.group("image"), weight))
-        pos = match.end()
-    return terms
-
-
-def _float32(vectors) -> np.ndarray:
-    """A float32 copy. The store keeps float16; numpy converts those slowly, torch (loaded with the
-    model anyway) with vector instructions: 0.31 s -> 0.03 s for 100,000 x 512."""
-    vectors = np.asarray(vectors)
-    if vectors.dtype == np.float16 and "torch" in sys.modules and len(vectors):
-        import warnings
-
-        import torch
-
-        with warnings.catch_warnings():  # the store's buffer is read-only; .float() only reads it
-            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-            return torch.from_numpy(np.ascontiguousarray(vectors)).float().numpy()
-    return np.array(vectors, dtype=np.float32, order="C")
-
-
-class CoverIndex:
-    """Normalised vectors of the indexed covers; ranks by cosine similarity with a partial sort.
-
-    numpy on the CPU; on a GPU the matrix lives on the device and torch ranks it there.
-    """
-
-    def __init__(self, ids: list[str], vectors: np.ndarray, device: str = "cpu") -> None:
-        self.ids = list(ids)
-        self.row = {cid: i for i, cid in enumerate(self.ids)}
-        matrix = _float32(vectors)
-        if len(matrix):  # in place; einsum avoids linalg.norm's temporaries (0.46 s -> 0.03 s at 100,000)
-            matrix /= np.maximum(np.sqrt(np.einsum("ij,ij->i", matrix, matrix)), 1e-12)[:, None]
-        self.matrix = matrix
-        self.device = device
-        self._on_device = None
-        if device != "cpu" and len(matrix):
-            import torch
-
-            self._on_device = torch.from_numpy(matrix).to(device=device, dtype=torch.float16)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def vector(self, cover_id: str) -> np.ndarray | None:
-        row = self.row.get(cover_id)
-        return None if row is None else self.matrix[row]
-
-    def mask(self, allowed: set[str] | None) -> np.ndarray | None:
-        if allowed is None:
-            return None
-        mask = np.zeros(len(self.ids), dtype=bool)
-        rows = [self.row[c] for c in allowed if c in self.row]
-        mask[rows] = True
-        return mask
-
-    def rank(self, query: np.ndarray, top: int = 50, mask: np.ndarray | None = None,
-             exclude: str | None = None, first: np.ndarray | None = None,
-             group: np.ndarray | None = None) -> list[tuple[str, float]]:
-        """The `top` rows most like `query` among `mask`, as (cover id, cosine); the rows in `first`
-        (a name match) come before the others, each group in order of the cosine. `group` (row ->
-        its picture's first row): one row per picture, the best."""
-        if not len(self.ids):
-            return []
-        if self._on_device is not None:
-            return self._rank_on_device(query, top, mask, exclude, first, group)
-        scores = self.matrix @ np.asarray(query, dtype=np.float32)
-        order = scores
-        if first is not None and len(first):
-            order = scores.copy()
-            order[first] += FIRST  # cosines lie in [-1, 1]
-        if mask is not None:
-            order = np.where(mask, order, -np.inf)
-        if exclude is not None and exclude in self.row:
-            order[self.row[exclude]] = -np.inf
-
-        def best(k: int) -> list[int]:
-            rows = np.argpartition(-order, k - 1)[:k]
-            return [int(i) for i in rows[np.argsort(-order[rows], kind="stable")] if np.isfinite(order[i])]
-
-        return [(self.ids[i], float(scores[i])) for i in _best_folded(best, top, len(order), group)]
-
-    def _rank_on_device(self, query, top, mask, exclude, first, group) -> list[tuple[str, float]]:
-        import torch
-
-        q = torch.as_tensor(np.asarray(query, dtype=np.float32), device=self.device, dtype=torch.float16)
-        scores = (self._on_device @ q).float()
-        order = scores.clone()
-        if first is not None and len(first):
-            order[torch.as_tensor(first, device=self.device)] += FIRST
-        if mask is not None:
-            order.masked_fill_(~torch.as_tensor(mask, device=self.device), float("-inf"))
-        if exclude is not None and exclude in self.row:
-            order[self.row[exclude]] = float("-inf")
-
-        def best(k: int) -> list[int]:
-            values, rows = torch.topk(order, k)
-            return [i for v, i in zip(values.tolist(), rows.tolist()) if v != float("-inf")]
-
-        rows = _best_folded(best, top, len(self.ids), group)
-        return list(zip((self.ids[i] for i in rows), scores[rows].tolist() if rows else []))
-
-
-def _best_folded(best, top: int, size: int, group: np.ndarray | None) -> list[int]:
-    """The first `top` rows of `best(k)` (the k best, in order), one per picture: k grows until
-    enough distinct pictures are found."""
-    k = min(top, size)
-    while True:
-        rows = best(k)
-        if group is None:
-            return rows
-        kept = _one_per_picture(rows, group, top)
-        if len(kept) >= top or len(rows) < k or k >= size:
-            return kept
-        k = min(size, k * 4)
-
-
-def _one_per_picture(rows, group: np.ndarray | None, top: int) -> list[int]:
-    if group is None:
-        return list(rows[:top])
-    seen, kept = set(), []
-    for row in rows:
-        picture = group[row]
-        if picture not in seen:
-            seen.add(picture)
-            kept.append(int(row))
-            if len(kept) == top:
-                break
-    return kept
-
-
-@dataclass
-class Hit:
-    cover: str
-    score: float | None  # the cosine with the query; None when browsing
-    path: str | None
-    url: str
-    tracks: list[Track] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
-    copies: list[str] = field(default_factory=list)  # other covers showing the same picture, folded into this one
-
-    @property
-    def title(self) -> str:
-        """The first track's name, or the file's name for a cover without tracks."""
-        return self.tracks[0].name if self.tracks else (self.path or self.cover).rsplit("/", 1)[-1]
-
-    @property
-    def artists(self) -> str:
-        return ", ".join(self.tracks[0].artists) if self.tracks else "local file"
-
-    def to_dict(self) -> dict:
-        return {"score": None if self.score is None else round(self.score, 6), "cover": self.cover, "path": self.path, "url": self.url,
-                "tracks": [t.to_dict() for t in self.tracks], "sources": self.sources, "duplicates": self.copies}
-
-
-@dataclass
-class SearchResult:
-    query: str
-    hits: list[Hit]
-    elapsed_ms: float
-    matched: str = ""  # the name the query named, e.g. "artist: bjork"
-    order: str = "relevance"  # one of ORDERS
+from . import orders
+from .errors import NothingIndexed, QueryError
+from .index import CoverIndex, one_per_picture
+from .models import Hit, SearchResult, Track
+from .orders import ORDERS
+from .query import Term, parse_query
 
 
 @dataclass
@@ -247,7 +29,7 @@ class _View:
     index: CoverIndex
     covers: dict
     pictures: dict = field(default_factory=dict)
-    group: np.ndarray | None = None  # row -> the first row showing the same picture; built when None
+    group: Any = None  # np.ndarray: row -> the first row showing the same picture; built when None
     masks: dict[tuple[str, ...], np.ndarray] = field(default_factory=dict)
     keys: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -266,17 +48,14 @@ class _View:
         key = tuple(sorted(sources)) if sources is not None else ("*",)
         if key not in self.masks:
             wanted = set(sources or ())
-            self.masks[key] = self.index.mask(
+            self.masks[key] = self.index.rows_of(
                 {cid for cid, c in self.covers.items() if sources is None or c.sources & wanted})
         return self.masks[key]
 
     def key(self, order: str) -> np.ndarray:
         """Per row, what `order` sorts on, ascending (built at the first search in that order)."""
-        if order == "artist" and order not in self.keys:
-            self.keys[order] = _artist_keys(self)
-        elif order not in self.keys:
-            self.keys[order] = np.array([_sort_key(order, self.covers.get(cid), self.pictures.get(cid))
-                                         for cid in self.index.ids], dtype=np.float64)
+        if order not in self.keys:
+            self.keys[order] = orders.keys(order, self.index.ids, self.covers, self.pictures)
         return self.keys[order]
 
 
@@ -286,44 +65,6 @@ def _carries(track: Track, field: str, name: str) -> bool:
 
     values = track.artists if field == "artist" else [track.album if field == "album" else track.name]
     return any(normalize(value) == name for value in values)
-
-
-def _sort_key(order: str, cover, picture) -> float:
-    if order == "recent":  # newest first; a folder's file by its time
-        stamps = [t.added_at for t in cover.tracks if t.added_at] if cover else []
-        if stamps:
-            from datetime import datetime
-
-            try:
-                return -datetime.fromisoformat(max(stamps).replace("Z", "+00:00")).timestamp()
-            except ValueError:
-                return 0.0
-        try:
-            return -cover.path.stat().st_mtime if cover and cover.path else 0.0
-        except OSError:
-            return 0.0
-    if picture is None:  # not measured yet: last
-        return 1000.0
-    from .pictures import GREY
-
-    if picture.hue == GREY:
-        return 400.0 - picture.light  # after the rainbow, light to dark
-    return (picture.hue + 15.0) % 360  # a rainbow from red: reds just under 360 come first
-
-
-def _artist_keys(view: "_View") -> np.ndarray:
-    from .names import normalize
-
-    def name(cid: str) -> tuple:
-        cover = view.covers.get(cid)
-        if cover is None or not cover.tracks:  # folder images last, by file name
-            return (1, cover.path.name.lower() if cover and cover.path else cid)
-        return min((0, normalize(t.artists[0]) if t.artists else "", normalize(t.album), normalize(t.name))
-                   for t in cover.tracks)
-
-    ranks = np.empty(len(view.index.ids), dtype=np.float64)
-    ranks[sorted(range(len(ranks)), key=lambda row: name(view.index.ids[row]))] = np.arange(len(ranks))
-    return ranks
 
 
 class Searcher:
@@ -430,10 +171,11 @@ class Searcher:
         mask = sources_mask & view.names.filter(filters) if filters else sources_mask
         group = view.group if fold else None
         matched, scores, named = "", {}, None  # no scores when browsing
+        rows: list[int]
         if not text:  # browse
             order = "recent" if order == "relevance" else order
-            rows = np.flatnonzero(mask)
-            rows = _one_per_picture(rows[np.argsort(view.key(order)[rows], kind="stable")], group, top)
+            among = np.flatnonzero(mask)
+            rows = one_per_picture(among[np.argsort(view.key(order)[among], kind="stable")], group, top)
         else:
             terms = parse_query(text)
             first = None

@@ -18,19 +18,25 @@ from .config import Paths, Settings
 from .covers import download_covers
 from .errors import AccountRefused, CovertuiError, RateLimited, SyncBusy
 from .files import MAX_IMAGE_BYTES, ImageRejected, open_image, read_regular
-from .progress import CancelToken, Progress, ProgressCallback, no_progress, writing
-from .spotify.library import LIKED, Source, SourceUnavailable, SpotifyLibrary, playlist_id_from
+from .progress import CancelToken, ProgressCallback, Step, no_progress, writing
+from .spotify.library import (
+    LIKED,
+    Source,
+    SourceUnavailable,
+    SpotifyLibrary,
+    playlist_id_from,
+)
 
 
 @dataclass
-class Selection:
+class SyncChoice:
     liked: bool = False
     playlists: list[str] = field(default_factory=list)
     all: bool = False
     folders: list[str] = field(default_factory=list)
 
     @classmethod
-    def of(cls, sources: list[Source]) -> "Selection":
+    def of(cls, sources: list[Source]) -> SyncChoice:
         """The selection that syncs exactly these sources (the ones checked in the app's picker)."""
         return cls(liked=any(s.kind == "liked" for s in sources),
                    playlists=[s.id for s in sources if s.kind == "playlist"],
@@ -61,6 +67,11 @@ class SyncSummary:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+    def sentence(self) -> str:
+        """The summary in one line, as the CLI prints it and the app notifies it."""
+        return (f"{self.tracks} tracks, {self.covers} covers: {self.downloaded} downloaded "
+                f"({self.bytes / 1e6:.1f} MB), {self.embedded} embedded, {len(self.failed)} failed.")
 
 
 @contextmanager
@@ -95,7 +106,7 @@ def refresh_sources(settings: Settings, select_readable: bool = False) -> list[S
         return list(catalog.sources().values())
 
 
-def resolve_selection(selection: Selection, available: dict[str, Source], catalog: Catalog,
+def resolve_selection(selection: SyncChoice, available: dict[str, Source], catalog: Catalog,
                       library: SpotifyLibrary | None) -> list[Source]:
     """The sources a selection names; an empty selection reuses the saved one."""
     if selection.empty:
@@ -162,7 +173,7 @@ def scan_folder(folder: Path, cancel: CancelToken | None = None) -> tuple[Source
 
 def sync(
     settings: Settings,
-    selection: Selection,
+    selection: SyncChoice,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
     embed=None,
@@ -178,7 +189,7 @@ def sync(
         library = None
         if needs_spotify:
             library = SpotifyLibrary(settings, progress=progress, cancel=cancel)
-            progress(Progress("sources", 0, 1, message="Reading your playlists"))
+            progress(Step("sources", 0, 1, message="Reading your playlists"))
             listed = library.sources()
             catalog.save_listed(listed)
         available = catalog.sources()
@@ -189,7 +200,7 @@ def sync(
         stopped: RateLimited | AccountRefused | None = None
         for index, source in enumerate(chosen):
             cancel.check()
-            progress(Progress("tracks", index, len(chosen), message=source.name))
+            progress(Step("tracks", index, len(chosen), message=source.name))
             if source.kind == "folder":
                 record, unreadable = scan_folder(Path(source.url), cancel)
                 catalog.save_record(source.id, record)
@@ -202,6 +213,7 @@ def sync(
                 summary.unchanged.append(source.id)
                 continue
             try:
+                assert library is not None  # a Spotify source: read with Spotify
                 items = library.items(source)
             except SourceUnavailable as exc:
                 catalog.mark_unavailable(source.id, str(exc))
@@ -213,7 +225,7 @@ def sync(
             catalog.save_record(source.id, SourceRecord(source.snapshot_id, items.tracks, dict(items.skipped)))
             if not source.readable:
                 catalog.save_sources([Source(**{**source.to_dict(), "readable": True, "reason": ""})])
-        progress(Progress("tracks", len(chosen), len(chosen)))
+        progress(Step("tracks", len(chosen), len(chosen)))
         ids = [s.id for s in chosen]
         summary.sources = ids
         covers = catalog.covers(ids)
@@ -226,7 +238,9 @@ def sync(
         summary.failed += [{"cover": cid, "reason": reason} for cid, reason in sorted(report.failed.items())]
         cancel.check()
         on_disk = {cid: c.path for cid, c in catalog.covers(ids).items() if c.path is not None}
-        from .pictures import measure_pictures  # numpy: only once there is something to measure
+        from .pictures import (
+            measure_pictures,  # numpy: only once there is something to measure
+        )
 
         measure_pictures(on_disk, set(catalog.pictures()), catalog.save_pictures, progress, cancel)
         cancel.check()
@@ -236,6 +250,6 @@ def sync(
             summary.failed += [{"cover": cid, "reason": reason} for cid, reason in sorted(embedded.failed.items())]
         if stopped is not None:  # a long rate limit, a spent quota, a refusal: what was read and downloaded is kept
             summary.error = str(stopped)
-            stopped.summary = summary  # type: ignore[attr-defined]
+            stopped.partial = summary
             raise stopped
     return summary

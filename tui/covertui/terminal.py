@@ -15,12 +15,16 @@ half-cell blocks otherwise.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import select
 import subprocess
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
+
+log = logging.getLogger(__name__)
 
 KITTY_PLACEHOLDERS = (0, 28)  # kitty draws Unicode placeholders from 0.28
 TMUX_PASSTHROUGH = (3, 3)  # allow-passthrough exists from tmux 3.3
@@ -34,6 +38,12 @@ _NAME_VERSION = re.compile(r"^\s*([A-Za-z][\w.+-]*?)[\s(]+v?([\d][\w.+-]*)\)?\s*
 PLACEHOLDERS = {"kitty", "ghostty"}  # draw kitty graphics through Unicode placeholders
 SIXEL_TERMINALS = {"wezterm", "konsole", "foot", "mlterm", "contour", "iterm2", "xterm", "mintty", "blackbox"}
 TMUX_CONF = "~/.tmux.conf"
+DEFAULT_CELL = (10, 20)  # VT340's, what textual-image assumes too when a terminal does not say
+
+
+class CellSize(NamedTuple):
+    width: int
+    height: int
 
 
 @dataclass
@@ -48,7 +58,7 @@ class Answers:
 
     @property
     def sixel(self) -> bool:
-        return bool(self.da1) and 4 in self.da1
+        return self.da1 is not None and 4 in self.da1
 
 
 @dataclass
@@ -123,7 +133,8 @@ def tmux_info(run=subprocess.run) -> Tmux | None:
     def tmux(*args: str) -> str | None:
         try:
             out = run(["tmux", *args], capture_output=True, text=True, timeout=3)
-        except (OSError, subprocess.TimeoutExpired):
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.debug("tmux %s: %s", args[0], exc)
             return None
         return out.stdout.strip() if out.returncode == 0 else None
 
@@ -237,6 +248,37 @@ def identify(env: dict | None = None, timeout: float = 1.0) -> Choice:
         choice.cell = answers.cell if answers else None
         return choice
     return decide(answers, env)
+
+
+def choose(choice: str = "auto", detected: Choice | None = None) -> Choice:
+    """The protocol named (kitty, sixel, halfcell, unicode), or for "auto" the one the terminal
+    (identify(), or `detected`) can show."""
+    if choice == "auto":
+        return detected or identify()
+    return Choice(choice, "forced (--graphics or COVERTUI_GRAPHICS)", cell=detected.cell if detected else None,
+                  passthrough=bool(os.environ.get("TMUX")))  # kitty graphics in tmux: wrapped
+
+
+def measured_cell(choice: Choice) -> CellSize | None:
+    """The cell size in pixels: as the terminal answered, else from its window size in pixels."""
+    cell = choice.cell or ioctl_cell()
+    return CellSize(*cell) if cell else None
+
+
+def ioctl_cell() -> tuple[int, int] | None:
+    """The cell size from the terminal's window size in pixels, where the terminal fills it in."""
+    import fcntl
+    import struct
+    import sys
+    import termios
+
+    try:
+        rows, columns, width, height = struct.unpack("HHHH", fcntl.ioctl(sys.stderr.fileno(), termios.TIOCGWINSZ,
+                                                                         b"\0" * 8))  # where Textual draws
+    except (OSError, ValueError) as exc:
+        log.debug("no window size in pixels: %s", exc)
+        return None
+    return (width // columns, height // rows) if rows and columns and width and height else None
 
 
 def passthrough(sequence: str) -> str:

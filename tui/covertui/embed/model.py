@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sys
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..config import CPU_MODEL, GPU_MODEL, Settings
 from ..errors import ModelError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -109,13 +112,17 @@ def resolve_checkpoint(model: str, allow_download: bool = True) -> Path:
                              "saved with save_pretrained.")
         return path.resolve()
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
 
     patterns = ["*.json", "*.txt", "*.safetensors"]
     try:
         return Path(snapshot_download(model, allow_patterns=patterns, local_files_only=True))
-    except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
-        pass
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError) as exc:
+        log.debug("%s is not downloaded: %s", model, exc)
     if not allow_download or os.environ.get("HF_HUB_OFFLINE") == "1":
         raise ModelError(f"Model {model!r} is not downloaded and downloads are off. Use a local folder instead: "
                          "--model /path/to/checkpoint (or COVERTUI_MODEL).")
@@ -162,14 +169,14 @@ class ImageSpec:
     resample: int  # PIL resampling filter
 
     @classmethod
-    def from_checkpoint(cls, path: Path) -> "ImageSpec":
+    def from_checkpoint(cls, path: Path) -> ImageSpec:
         try:
             cfg = json.loads((path / "preprocessor_config.json").read_text())
         except (OSError, ValueError):
             cfg = {}
-        size = cfg.get("size", 224)
+        size: Any = cfg.get("size", 224)
         size = size.get("shortest_edge", size.get("height", 224)) if isinstance(size, dict) else int(size)
-        crop = cfg.get("crop_size", size)
+        crop: Any = cfg.get("crop_size", size)
         crop = crop.get("height", size) if isinstance(crop, dict) else int(crop)
         return cls(size=int(size), crop=int(crop),
                    mean=tuple(cfg.get("image_mean", (0.48145466, 0.4578275, 0.40821073))),
@@ -190,7 +197,9 @@ class ClipModel:
         self.spec = ImageSpec.from_checkpoint(self.path)
         self.cache_dir = settings.paths.cache_dir  # numpy text towers (text_fast.py)
         self._lock = threading.Lock()
-        self.vision = self.text = self.tokenizer = None
+        self.vision: Any = None  # the towers, each loaded when first needed
+        self.text: Any = None
+        self.tokenizer: Any = None
         for tower in towers:
             self.load(tower)
 
@@ -247,14 +256,19 @@ class ClipModel:
         """Load a tower through transformers (under the load locks); a text tower is saved for numpy."""
         _quiet_transformers()
         import torch
-        from transformers import AutoConfig, AutoTokenizer, CLIPTextModelWithProjection, CLIPVisionModelWithProjection
+        from transformers import (
+            AutoConfig,
+            AutoTokenizer,
+            CLIPTextModelWithProjection,
+            CLIPVisionModelWithProjection,
+        )
 
         try:
             config = AutoConfig.from_pretrained(self.path)
             sub = getattr(config, f"{tower}_config")
             sub.projection_dim = getattr(config, "projection_dim", sub.projection_dim)
             cls = CLIPVisionModelWithProjection if tower == "vision" else CLIPTextModelWithProjection
-            model = cls.from_pretrained(self.path, config=sub, dtype=getattr(torch, self.compute_dtype))
+            model: Any = cls.from_pretrained(self.path, config=sub, dtype=getattr(torch, self.compute_dtype))
         except (OSError, ValueError, KeyError, AttributeError, RuntimeError) as exc:
             raise ModelError(f"Could not load {self.name!r} as a CLIP model: {exc}".splitlines()[0]) from None
         model.to(self.device).eval()
@@ -275,7 +289,7 @@ class ClipModel:
         self.dim = int(sub.projection_dim)
         setattr(self, tower, model)  # last: load() returns without the lock once this is set
 
-    def encode_pixels(self, pixels) -> "np.ndarray":
+    def encode_pixels(self, pixels) -> np.ndarray:
         """uint8 tensor (N, 3, H, W) -> normalised float32 rows; normalisation runs on the device."""
         import torch
 
@@ -287,7 +301,7 @@ class ClipModel:
             out = torch.nn.functional.normalize(out.float(), dim=-1)
         return out.cpu().numpy()
 
-    def encode_text(self, texts: list[str]) -> "np.ndarray":
+    def encode_text(self, texts: list[str]) -> np.ndarray:
         return _encode_text_cached(self, tuple(texts))
 
 

@@ -16,11 +16,12 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..files import ImageRejected
-from ..progress import CancelToken, Progress, ProgressCallback, RateMeter, no_progress
+from ..progress import CancelToken, ProgressCallback, RateMeter, Step, no_progress
 from .model import ClipModel
 from .preprocess import load_pixels
 from .store import EmbeddingStore
@@ -87,12 +88,13 @@ def embed_covers(
 
         try:
             fill(2 * batch)  # decoding starts while the model loads
-            progress(Progress("embed", 0, total, message="" if model.vision else f"Loading {model.description}"))
+            progress(Step("embed", 0, total, message="" if model.vision else f"Loading {model.description}"))
             model.load("vision")
             pinned = _Pinned(model.device)
             while ahead:
                 cancel.check()
-                ids, arrays = [], []
+                ids: list[str] = []
+                arrays: list[np.ndarray] = []
                 while ahead and len(ids) < batch:
                     cid, future = ahead.popleft()
                     try:
@@ -109,7 +111,7 @@ def embed_covers(
                 store.add(ids, vectors)
                 report.embedded += len(ids)
                 done = report.embedded + len(report.failed)
-                progress(Progress("embed", done, total, rate=meter.update(done)))
+                progress(Step("embed", done, total, rate=meter.update(done)))
         except BaseException:
             for _, future in ahead:
                 future.cancel()
@@ -127,7 +129,7 @@ class _Pinned:
 
     def __init__(self, device: str) -> None:
         self.cuda = device.startswith("cuda")
-        self.buffer = None
+        self.buffer: Any = None
 
     def stack(self, arrays: list[np.ndarray]):
         import torch

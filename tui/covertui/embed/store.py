@@ -14,13 +14,9 @@ import uuid
 import numpy as np
 
 from ..config import Paths
-from ..errors import CovertuiError
+from ..errors import StoreError
 
 COMPACT_AFTER = 64
-
-
-class StoreError(CovertuiError):
-    exit_code = 9
 
 
 class EmbeddingStore:

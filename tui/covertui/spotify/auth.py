@@ -20,9 +20,9 @@ import queue
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import requests
@@ -218,7 +218,7 @@ def login_expires_at(token: dict) -> float | None:
     start = token.get("logged_in_at")
     if not start:
         return None
-    day = dt.datetime.fromtimestamp(start, dt.timezone.utc)
+    day = dt.datetime.fromtimestamp(start, dt.UTC)
     month = day.month - 1 + LOGIN_MONTHS
     year, month = day.year + month // 12, month % 12 + 1
     for last in (31, 30, 29, 28):  # the same day of the month, or the month's last day
@@ -295,6 +295,7 @@ class TokenManager:
                 if ends is not None and ends <= time.time():  # the six months are over: say so
                     raise AuthError(login_warning(token)) from None
                 raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _loopback_target(redirect_uri: str) -> tuple[int, str] | None:
@@ -414,7 +415,7 @@ class LoginFlow:
 
             def handle_error(self, request, client_address) -> None:
                 """A client that left early or sent garbage: nothing to print (the terminal is the user's)."""
-                log.debug("login listener: a request failed", exc_info=True)
+                log.debug("login listener: a request failed", exc_info=True)  # noqa: LOG014  called in the handler's except
 
         try:
             self._server = Server(("127.0.0.1", port), Handler)

@@ -9,21 +9,36 @@ raises `RateLimited` so the caller can stop and keep what it has.
 from __future__ import annotations
 
 import email.utils
+import logging
 import re
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import requests
 
 from ..config import Settings
-from ..errors import (AccountRefused, AuthError, CovertuiError, NetworkError, PlaybackRefused, QuotaExceeded,
-                      RateLimited, ScopeMissing, WriteUncertain)
-from ..progress import CancelToken, Progress, ProgressCallback, no_progress
+from ..errors import (
+    AccountRefused,
+    AuthError,
+    CovertuiError,
+    NetworkError,
+    PlaybackRefused,
+    QuotaExceeded,
+    RateLimited,
+    ScopeMissing,
+    SourceUnavailable,
+    WriteUncertain,
+)
+from ..models import Source, Track
+from ..progress import CancelToken, ProgressCallback, Step, no_progress
 from ..text import clean
 from .auth import TokenManager
 from .http import make_session
+
+log = logging.getLogger(__name__)
 
 LIKED = "liked"
 PAGE = 50
@@ -43,48 +58,6 @@ USER_NOT_LISTED = (
     "Spotify refuses this account for this app (\"{message}\"). Add the Spotify account you log in with "
     f"under User Management in the app's dashboard ({DASHBOARD}: your app, then User Management; at most "
     "5 users), then try again.")
-
-
-class SourceUnavailable(CovertuiError):
-    """One source cannot be read (403/404); the sync goes on with the others."""
-
-
-@dataclass
-class Source:
-    id: str
-    kind: str  # "liked", "playlist" or "folder"
-    name: str
-    owner: str = ""
-    tracks: int = 0
-    readable: bool = True
-    reason: str = ""
-    snapshot_id: str = ""
-    url: str = ""
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-@dataclass
-class Track:
-    id: str
-    name: str
-    artists: list[str]
-    album: str
-    url: str
-    album_url: str
-    cover_id: str
-    cover_url: str
-    kind: str = "track"
-    added_at: str = ""  # when it was added to the source it was read from (ISO 8601)
-    release: str = ""  # the album's (an episode's) release date: "1994", "1994-06" or "1994-06-13"
-
-    @property
-    def uri(self) -> str:
-        return f"spotify:{self.kind}:{self.id}"
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
 
 
 @dataclass
@@ -275,8 +248,8 @@ def refusal(status: int, message: str, reason: str, source: Source | None = None
                                "player), then try again.")
     if status >= 500 and write:
         return WriteUncertain(f"Spotify answered HTTP {status} to a change; it may have been made.")
-    if status == 403 and account_refusal(message) is not None:
-        return account_refusal(message)
+    if status == 403 and (refusal := account_refusal(message)) is not None:
+        return refusal
     if status in (403, 404) and source is not None:
         return SourceUnavailable(_reason(status, message, source))
     if status == 403:
@@ -341,7 +314,7 @@ class SpotifyLibrary:
                     waits += 1
                     if delay > self.settings.max_retry_wait or waits > 20:
                         raise RateLimited(delay) from None
-                    self.progress(Progress("wait", 0, 0, message=f"Rate limited by Spotify; waiting {delay:.0f} s"))
+                    self.progress(Step("wait", 0, 0, message=f"Rate limited by Spotify; waiting {delay:.0f} s"))
                     self.cancel.sleep(delay)
                     continue
                 raise refusal(status, message, reason, source, write) from None
@@ -384,7 +357,7 @@ class SpotifyLibrary:
                 if not isinstance(pl, dict) or not as_id(pl.get("id")):
                     continue
                 owner = as_dict(pl.get("owner"))
-                counts = pl.get("items") if isinstance(pl.get("items"), dict) else as_dict(pl.get("tracks"))
+                counts = as_dict(pl.get("items")) or as_dict(pl.get("tracks"))
                 mine = (bool(my_id) and owner.get("id") == my_id) or pl.get("collaborative") is True
                 result.append(
                     Source(

@@ -7,7 +7,15 @@ import secrets
 from dataclasses import dataclass
 
 from ..errors import NetworkError, WriteUncertain
-from .library import PAGE, SpotifyLibrary, as_dict, as_id, as_text, item_uri_of, spotify_link
+from .library import (
+    PAGE,
+    SpotifyLibrary,
+    as_dict,
+    as_id,
+    as_text,
+    item_uri_of,
+    spotify_link,
+)
 
 ADD_LIMIT = 100  # URIs per POST /playlists/{id}/items
 CHECKS = 3  # lost answers in a row before giving up

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import time
-from typing import Callable
+from collections.abc import Callable
 
 FULL_AFTER = 10  # second-generation collections the interpreter would have started by now
 
@@ -16,9 +16,11 @@ class IdleCollector:
     runs one once the user has not typed or clicked for `idle` seconds and nothing is `busy()`.
     """
 
-    def __init__(self, idle: float = 1.0, busy: Callable[[], bool] = lambda: False) -> None:
+    def __init__(self, idle: float = 1.0, busy: Callable[[], bool] = lambda: False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.idle = idle
         self.busy = busy
+        self.clock = clock
         self.last_input = 0.0
         self._threshold: tuple | None = None  # the interpreter's, while held
 
@@ -31,10 +33,10 @@ class IdleCollector:
 
     def touched(self) -> None:
         """A key or click: the user is not idle."""
-        self.last_input = time.monotonic()
+        self.last_input = self.clock()
 
     def collect_if_idle(self) -> bool:
-        if gc.get_count()[2] >= FULL_AFTER and not self.busy() and time.monotonic() - self.last_input > self.idle:
+        if gc.get_count()[2] >= FULL_AFTER and not self.busy() and self.clock() - self.last_input > self.idle:
             gc.collect()
             return True
         return False

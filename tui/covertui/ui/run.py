@@ -14,7 +14,7 @@ def run_app(settings: Settings, graphics: str | None = None) -> int:
     from .graphics import choose_graphics
 
     chosen = choose_graphics(graphics or settings.graphics)
-    app = CovertuiApp(settings, chosen.image_class, chosen.protocol)
+    app = CovertuiApp(settings, chosen)
     # The app's own loop and worker threads: asyncio.run() would wait for every worker at the end,
     # and a cancelled sync can sit in a hung download for the whole request timeout (or a model
     # load). Idle workers end here; busy ones are left to `cli.run`.
@@ -26,7 +26,5 @@ def run_app(settings: Settings, graphics: str | None = None) -> int:
     finally:
         workers.shutdown(wait=False, cancel_futures=True)
         loop.close()
-        release = getattr(chosen.image_class, "release_terminal", None)
-        if release is not None:  # pictures the terminal keeps: deleted now, not at interpreter exit
-            release()
+        chosen.release()  # pictures the terminal keeps: deleted now, not at interpreter exit
     return app.return_code or 0

@@ -6,10 +6,12 @@ when told to. Results reach the app through the callbacks, called from that thre
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable
+from typing import Any
 
 from ..errors import CovertuiError
 
@@ -61,7 +63,7 @@ class SearchRunner:
         self.on_failed = on_failed
         self.top = top
         self.page_size = 12  # set by the app from the grid's layout
-        self.searcher = None
+        self.searcher: Any = None  # search.Searcher, once the index is in
         self._wanted: tuple | None = None  # the newest search asked for: (text, sources, order)
         self._running = False
         self._stopped = False
@@ -104,18 +106,24 @@ class SearchRunner:
 
     def run(self) -> None:
         """In a worker thread: search for what is wanted until nothing newer is."""
-        wanted = None
+        wanted: tuple | None = None
         try:
             while True:
                 with self._lock:
-                    if self._wanted is wanted or self._stopped:
+                    asked = self._wanted
+                    if asked is None or asked is wanted or self._stopped:
                         self._running = False
                         return
-                    wanted = self._wanted
-                self._search(*wanted, stale=lambda: self._wanted is not wanted or self._stopped)
+                    wanted = asked
+                text, sources, order = asked
+                self._search(text, sources, order, stale=functools.partial(self._stale, asked))
         except BaseException:
             self._running = False
             raise
+
+    def _stale(self, asked: tuple) -> bool:
+        """Whether a newer search was asked for since `asked`, or none will run any more."""
+        return self._wanted is not asked or self._stopped
 
     def _search(self, text: str, sources: tuple, order: str, stale: Callable[[], bool]) -> None:
         """Search, decode the first screenful of thumbnails and report them, then decode the rest

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
+from textual.worker import Worker
 
 from ...errors import CovertuiError
-from ..messages import CopyRequested, LoginAnswered, LoginFailed, LoginFinished
+from ..failures import worker_changed
 from ..plain import plain, plain_lines
+from .dialog import DialogBox
 
 
 class UrlBox(Static, can_focus=True):
@@ -21,15 +25,38 @@ class UrlBox(Static, can_focus=True):
 class AuthScreen(Screen):
     """Dismissed with True once logged in."""
 
+    DEFAULT_CSS = """
+    AuthScreen { align: center middle; }
+    """
     AUTO_FOCUS = "#auth-url"
     BINDINGS = [Binding("y", "copy_url", "Copy URL"), ("escape", "dismiss", "Later"), ("q", "app.quit", "Quit")]
+
+    @dataclass
+    class CopyRequested(Message):
+        url: str
+
+    @dataclass
+    class Answered(Message):
+        """The loopback listener received the browser's redirect."""
+
+        answer: str
+
+    class Finished(Message):
+        pass
+
+    @dataclass
+    class Failed(Message):
+        message: str
 
     def __init__(self, flow) -> None:
         super().__init__()
         self.flow = flow
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker_changed(self.app, event)
+
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
+        with DialogBox():
             yield Label("Log in to Spotify", classes="heading")
             yield Static("1. Open this URL in a browser (y copies it) and allow access:")
             yield UrlBox(plain(self.flow.authorize_url), id="auth-url", classes="url")
@@ -45,7 +72,7 @@ class AuthScreen(Screen):
 
     def on_mount(self) -> None:
         # The listener calls back from its own thread: post_message is the thread-safe way in.
-        if self.flow.listen(lambda answer: self.post_message(LoginAnswered(answer))):
+        if self.flow.listen(lambda answer: self.post_message(self.Answered(answer))):
             port = self.flow.listening_port
             self.query_one("#auth-wait", Static).update(
                 f"Waiting for the redirect on 127.0.0.1:{port}: a browser on this machine, or one behind "
@@ -55,12 +82,12 @@ class AuthScreen(Screen):
         self.flow.stop()
 
     def action_copy_url(self) -> None:
-        self.post_message(CopyRequested(self.flow.authorize_url, "login URL"))
+        self.post_message(self.CopyRequested(self.flow.authorize_url))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.finish(event.value)
 
-    def on_login_answered(self, event: LoginAnswered) -> None:
+    def on_auth_screen_answered(self, event: Answered) -> None:
         event.stop()
         self.finish(event.answer)
 
@@ -69,14 +96,14 @@ class AuthScreen(Screen):
         try:
             self.flow.finish(answer)
         except CovertuiError as exc:
-            self.post_message(LoginFailed(str(exc)))
+            self.post_message(self.Failed(str(exc)))
             return
-        self.post_message(LoginFinished())
+        self.post_message(self.Finished())
 
-    def on_login_failed(self, event: LoginFailed) -> None:
+    def on_auth_screen_failed(self, event: Failed) -> None:
         event.stop()
         self.query_one("#auth-error", Static).update(plain_lines(event.message))
 
-    def on_login_finished(self, event: LoginFinished) -> None:
+    def on_auth_screen_finished(self, event: Finished) -> None:
         event.stop()
         self.dismiss(True)

@@ -2,30 +2,51 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual.app import ComposeResult
-from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
+from textual.message import Message
 from textual.widgets import Footer, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ...models import Hit, Track
 from ...text import clean
-from ..messages import CopyRequested, OpenRequested, PlayRequested
 from ..plain import plain
+from .dialog import Dialog, DialogBox
 
 
-class DetailsScreen(ModalScreen):
+class DetailsScreen(Dialog):
+    DEFAULT_CSS = """
+    DetailsScreen #tracks { height: auto; max-height: 20; }
+    """
     BINDINGS = [("escape,q", "dismiss", "Close"), ("y", "copy('url')", "Copy track URL"),
                 ("Y", "copy('album_url')", "Copy album URL"), ("o", "open", "Open"),
                 ("P", "play(False)", "Play"), ("e", "play(True)", "Queue")]
 
-    def __init__(self, hit, source_names: dict[str, str]) -> None:
+    @dataclass
+    class CopyRequested(Message):
+        url: str
+        what: str  # "track URL", "album URL"
+
+    @dataclass
+    class OpenRequested(Message):
+        url: str
+
+    @dataclass
+    class PlayRequested(Message):
+        """Play a track now, or add it to the queue."""
+
+        track: Track
+        queue: bool = False
+
+    def __init__(self, hit: Hit, source_names: dict[str, str]) -> None:
         super().__init__()
         self.hit = hit
         self.source_names = source_names
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
+        with DialogBox():
             score = f" · score {self.hit.score:.3f}" if self.hit.score is not None else ""
             yield Label(plain(f"Cover {self.hit.cover}{score}"), classes="heading")
             if self.hit.copies:
@@ -49,19 +70,21 @@ class DetailsScreen(ModalScreen):
         return Content("\n".join(clean(line) for line in lines))  # each line cleaned: a name is one line
 
     @property
-    def track(self):
+    def track(self) -> Track | None:
         if not self.hit.tracks:
             return None
         return self.hit.tracks[self.query_one(OptionList).highlighted or 0]
 
     def action_copy(self, field: str) -> None:
         if self.track:
-            self.post_message(CopyRequested.link(self.track, field))
+            album = field == "album_url"
+            self.post_message(self.CopyRequested(self.track.album_url if album else self.track.url,
+                                                 "album URL" if album else "track URL"))
 
     def action_open(self) -> None:
         if self.track:
-            self.post_message(OpenRequested(self.track.url))
+            self.post_message(self.OpenRequested(self.track.url))
 
     def action_play(self, queue: bool) -> None:
         if self.track:
-            self.post_message(PlayRequested(self.track, queue))
+            self.post_message(self.PlayRequested(self.track, queue))

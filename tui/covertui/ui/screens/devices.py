@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, OptionList
 from textual.widgets.option_list import Option
 
 from ..plain import plain
+from .dialog import Dialog, DialogBox
 
 
-class DevicePicker(ModalScreen):
+class DevicePicker(Dialog):
     """Dismissed with the chosen device's id, or None."""
 
     BINDINGS = [("escape", "dismiss", "Cancel")]
@@ -21,7 +20,7 @@ class DevicePicker(ModalScreen):
         self.devices = devices
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
+        with DialogBox():
             yield Label("Play on which device?", classes="heading")
             yield OptionList(*[Option(plain(d.label), id=d.id) for d in self.devices], id="devices")
             yield Footer()

@@ -1,38 +1,49 @@
-"""The keys and the query syntax."""
+"""The keys and the query syntax, both from where they are defined: the bindings' tooltips and
+query.SYNTAX. The README's key table is the same rows (`markdown_table`; a test compares them)."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.binding import Binding
 from textual.widgets import Footer, Label, Static
 
-KEYS = [
-    ("/", "focus the search input"), ("arrows, h j k l", "move between covers"),
-    ("PgUp PgDn Home End", "a screen up or down, first, last"), ("Down (in the input)", "go to the covers"),
-    ("Escape", "back to the input"), ("Enter", "details: every track with this cover"),
-    ("y", "copy the track's Spotify URL"), ("Y", "copy the album URL"), ("m", "more like this cover"),
-    ("ctrl+o, O", "order: best match, recently added, colour, artist"),
-    ("o", "open in the browser / Spotify app"), ("P, e", "play the track now, add it to the queue"),
-    ("space (covers)", "mark or unmark a cover"), ("U", "unmark every cover"),
-    ("n", "save the marked covers (or all results) as a playlist"), ("L", "log in again"),
-    ("space (picker)", "check or uncheck a source"),
-    ("p", "focus the source picker"), ("s", "sync the checked sources"), ("c", "cancel the sync"),
-    ("?, F1", "this help"), ("q", "quit"),
-]
-QUERY_HELP = ('Queries: plain text, or terms joined by + and -: "sunset" + 0.5*"cat" - "text"; '
-              "@COVER_ID is more like that cover; image:PATH searches with an image file. A name in plain "
-              'text puts its covers first ("bjork blue"); artist:, album:, track: narrow (artist:"sigur ros"), '
-              "and year:1994 or year:1980-1989. An empty query browses. One tile per picture: ×2 says two "
-              "covers show it. ctrl+p lists commands.")
+from ...query import SYNTAX
+from .dialog import Dialog, DialogBox
+
+NAMES = {"slash": "/", "question_mark": "?", "escape": "Escape", "enter": "Enter", "f1": "F1", "space": "space",
+         "pageup": "PgUp", "pagedown": "PgDn", "home": "Home", "end": "End", "left": "←", "right": "→", "up": "↑",
+         "down": "↓"}
 
 
-class HelpScreen(ModalScreen):
+def key_rows() -> list[tuple[str, str]]:
+    """(keys, what they do) for every key of the app, one row per tooltip, in the order bound: the
+    input's, the main screen's, the grid's, the picker's, the app's."""
+    from ..app import CovertuiApp
+    from ..widgets import CoverGrid, QueryInput, SourcePicker
+    from .main import MainScreen
+
+    rows: dict[str, list[str]] = {}
+    for owner in (QueryInput, MainScreen, CoverGrid, SourcePicker, CovertuiApp):
+        for binding in owner.BINDINGS:
+            if isinstance(binding, Binding) and binding.tooltip:
+                keys = rows.setdefault(binding.tooltip, [])
+                keys += [NAMES.get(key, key) for key in binding.key.split(",") if NAMES.get(key, key) not in keys]
+    return [(" ".join(keys), what) for what, keys in rows.items()]
+
+
+def markdown_table() -> str:
+    lines = ["| key | does |", "| --- | --- |"]
+    lines += [f"| {' '.join(f'`{k}`' for k in keys.split())} | {what} |" for keys, what in key_rows()]
+    return "\n".join(lines)
+
+
+class HelpScreen(Dialog):
     BINDINGS = [("escape,q,question_mark,f1", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
+        with DialogBox():
             yield Label("covertui keys", classes="heading")
-            yield Static("\n".join(f"  {key:<22} {what}" for key, what in KEYS))
-            yield Static(QUERY_HELP, classes="hint")
+            yield Static("\n".join(f"  {keys:<22} {what}" for keys, what in key_rows()), markup=False)
+            yield Static("Queries. " + " ".join(SYNTAX) + " One tile per picture: ×2 says two covers show it. "
+                         "ctrl+p lists commands.", classes="hint", markup=False)
             yield Footer()

@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual import work
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.message import Message
 from textual.widgets import Footer, Input, Label, Static
+from textual.worker import Worker
 
 from ...errors import CovertuiError
-from ..messages import PlaylistPlanned, PlaylistSaved, SaveFailed
+from ..failures import worker_changed
 from ..plain import plain_lines
+from .dialog import Dialog, DialogBox
 
 
-class SaveScreen(ModalScreen):
+class SaveScreen(Dialog):
     """Dismissed with the SavedPlaylist, or None. What Spotify refuses is shown here (a login without
     the scope to save says to log in again)."""
 
     BINDINGS = [("escape", "dismiss", "Cancel")]
+
+    @dataclass
+    class Planned(Message):
+        """What the new playlist will hold: `tracks`, and what is left out, counted."""
+
+        tracks: list
+        skipped: dict
+
+    @dataclass
+    class Saved(Message):
+        saved: object  # actions.SavedPlaylist
+
+    @dataclass
+    class Failed(Message):
+        message: str
 
     def __init__(self, settings, cover_ids: list[str], sources: list[str], name: str, marked: bool) -> None:
         super().__init__()
@@ -28,8 +46,11 @@ class SaveScreen(ModalScreen):
         self.marked = marked
         self.tracks: list | None = None
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker_changed(self.app, event)
+
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
+        with DialogBox():
             what = "the marked covers" if self.marked else "the results"
             yield Label(f"Save {what} as a new private playlist", classes="heading")
             yield Input(self.default_name, placeholder="Playlist name", id="save-name")
@@ -47,11 +68,11 @@ class SaveScreen(ModalScreen):
         try:
             tracks, skipped = tracks_to_save(self.settings, self.cover_ids, self.sources)
         except CovertuiError as exc:
-            self.post_message(SaveFailed(str(exc)))
+            self.post_message(self.Failed(str(exc)))
             return
-        self.post_message(PlaylistPlanned(tracks, dict(skipped)))
+        self.post_message(self.Planned(tracks, dict(skipped)))
 
-    def on_playlist_planned(self, event: PlaylistPlanned) -> None:
+    def on_save_screen_planned(self, event: Planned) -> None:
         event.stop()
         self.tracks = event.tracks
         left_out = "".join(f", {n} {what} left out" for what, n in event.skipped.items())
@@ -69,17 +90,19 @@ class SaveScreen(ModalScreen):
     def save(self, name: str) -> None:
         from ...actions import save_as_playlist
 
+        assert self.tracks is not None  # planned before Enter saves
+
         try:
-            self.post_message(PlaylistSaved(save_as_playlist(self.settings, name, self.tracks,
+            self.post_message(self.Saved(save_as_playlist(self.settings, name, self.tracks,
                                                              description=f"covers like: {self.default_name}")))
         except CovertuiError as exc:
-            self.post_message(SaveFailed(str(exc)))
+            self.post_message(self.Failed(str(exc)))
 
-    def on_playlist_saved(self, event: PlaylistSaved) -> None:
+    def on_save_screen_saved(self, event: Saved) -> None:
         event.stop()
         self.dismiss(event.saved)
 
-    def on_save_failed(self, event: SaveFailed) -> None:
+    def on_save_screen_failed(self, event: Failed) -> None:
         event.stop()
         self.query_one("#save-plan", Static).update("Not saved.")
         self.query_one("#save-error", Static).update(plain_lines(event.message))

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ..messages import DetailsRequested, MarksChanged, PageSizeChanged
+from ...models import Hit
 from ..plain import plain_lines
 from .cover_tile import TILE_HEIGHT, TILE_WIDTH, CoverTile
+
+MOVE = "move between covers (the wheel moves a row; a double click opens details)"
+JUMP = "a screen of covers up or down, the first, the last"
 
 
 class CoverGrid(Widget, can_focus=True):
@@ -23,19 +28,44 @@ class CoverGrid(Widget, can_focus=True):
     results, so a search or a scroll redraws a screenful of tiles however many results there are.
     """
 
+    DEFAULT_CSS = """
+    CoverGrid { border: round $primary-darken-2; }
+    CoverGrid:focus { border: round $accent; }
+    CoverGrid #tiles { layout: grid; grid-size: 3; grid-gutter: 0 0; height: auto; }
+    CoverGrid #empty { padding: 2 4; color: $text-muted; }
+    """
     BINDINGS = [
-        ("left,h", "move(-1, 0)", "Left"), ("right,l", "move(1, 0)", "Right"),
-        ("up,k", "move(0, -1)", "Up"), ("down,j", "move(0, 1)", "Down"),
-        Binding("pageup", "page(-1)", "Page up", show=False), Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "move_to(0)", "First", show=False), Binding("end", "move_to(-1)", "Last", show=False),
-        Binding("space", "mark", "Mark", show=False),
+        Binding("left,h", "move(-1, 0)", "Left", tooltip=MOVE),
+        Binding("right,l", "move(1, 0)", "Right", tooltip=MOVE),
+        Binding("up,k", "move(0, -1)", "Up", tooltip=MOVE),
+        Binding("down,j", "move(0, 1)", "Down", tooltip=MOVE),
+        Binding("pageup", "page(-1)", "Page up", show=False, tooltip=JUMP),
+        Binding("pagedown", "page(1)", "Page down", show=False, tooltip=JUMP),
+        Binding("home", "move_to(0)", "First", show=False, tooltip=JUMP),
+        Binding("end", "move_to(-1)", "Last", show=False, tooltip=JUMP),
+        Binding("space", "mark", "Mark", show=False, tooltip="(on the covers) mark or unmark a cover; U unmarks all"),
     ]
     selected: reactive[int] = reactive(0, repaint=False)  # the tiles show it; repainting the grid would resend every picture
 
-    def __init__(self, image_class, **kwargs) -> None:
+    @dataclass
+    class PageSizeChanged(Message):
+        """The grid now shows this many tiles: the results that need a thumbnail first."""
+
+        page_size: int
+
+    @dataclass
+    class MarksChanged(Message):
+        """Covers were marked or unmarked; `count` are marked now."""
+
+        count: int
+
+    class DetailsRequested(Message):
+        """Show every track of the selected cover (a double click on a tile)."""
+
+    def __init__(self, graphics, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.image_class = image_class
-        self.hits: list = []
+        self.graphics = graphics
+        self.hits: list[Hit] = []
         self.thumbnails: list = []
         self.tiles: list[CoverTile] = []
         self.top = 0  # the first row of results on screen
@@ -88,18 +118,18 @@ class CoverGrid(Widget, can_focus=True):
         page_size = self.columns * max(1, -(-self.content_size.height // TILE_HEIGHT))
         if page_size != self.page_size:
             self.page_size = page_size
-            self.post_message(PageSizeChanged(page_size))
+            self.post_message(self.PageSizeChanged(page_size))
         wanted = min(self.page_size, len(self.hits))
         async with self._mounting:
             if len(self.tiles) < wanted and self.box.is_attached:  # not when the app closed meanwhile
-                fresh = [CoverTile(self.image_class) for _ in range(len(self.tiles), wanted)]
+                fresh = [CoverTile(self.graphics) for _ in range(len(self.tiles), wanted)]
                 await self.box.mount_all(fresh)
                 self.tiles += fresh  # only now: a tile is bound once its children exist
         self.box.styles.grid_size_columns = self.columns
-        self._scroll_to(self.selected)
+        self._keep_in_view(self.selected)
         self._bind()
 
-    def _scroll_to(self, index: int) -> None:
+    def _keep_in_view(self, index: int) -> None:
         row = index // self.columns
         last = max(0, (len(self.hits) - 1) // self.columns - self.rows + 1)
         self.top = max(0, min(self.top, row, last), row - self.rows + 1)
@@ -122,7 +152,7 @@ class CoverGrid(Widget, can_focus=True):
             self.border_subtitle = subtitle
 
     def watch_selected(self, selected: int) -> None:
-        self._scroll_to(selected)
+        self._keep_in_view(selected)
         self._bind()
 
     def action_move(self, dx: int, dy: int) -> None:
@@ -146,7 +176,7 @@ class CoverGrid(Widget, can_focus=True):
 
     def _marks_changed(self) -> None:
         self._bind()
-        self.post_message(MarksChanged(len(self.marked)))
+        self.post_message(self.MarksChanged(len(self.marked)))
 
     def marked_in_rank_order(self) -> list[str]:
         """The marked covers: those among the results in their order (each with its copies), then the
@@ -175,8 +205,8 @@ class CoverGrid(Widget, can_focus=True):
             self.focus()
             self.selected = tile.index
             if event.chain == 2:
-                self.post_message(DetailsRequested())
+                self.post_message(self.DetailsRequested())
 
     @property
-    def current(self):
+    def current(self) -> Hit | None:
         return self.hits[self.selected] if self.hits and self.selected < len(self.hits) else None

@@ -18,14 +18,17 @@ class CoverTile(Vertical):
     """Tiles are reused from search to search: `show` binds one to a result."""
 
     DEFAULT_CSS = f"""
-    CoverTile {{ width: {TILE_WIDTH}; height: {TILE_HEIGHT}; }}
-    CoverTile .art {{ height: {ART_HEIGHT}; }}
-    CoverTile .title, CoverTile .meta {{ width: {ART_WIDTH}; }}
+    CoverTile {{ width: {TILE_WIDTH}; height: {TILE_HEIGHT}; border: round $panel-lighten-2; padding: 0 0; }}
+    CoverTile.-marked {{ border: round $success; border-title-color: $success; }}
+    CoverTile.-selected {{ border: heavy $accent; }}
+    CoverTile .art {{ width: 1fr; height: {ART_HEIGHT}; }}
+    CoverTile .title {{ width: {ART_WIDTH}; text-style: bold; height: 1; text-wrap: nowrap; text-overflow: ellipsis; }}
+    CoverTile .meta {{ width: {ART_WIDTH}; color: $text-muted; height: 1; text-wrap: nowrap; text-overflow: ellipsis; }}
     """
 
-    def __init__(self, image_class) -> None:
-        super().__init__(classes="tile")
-        self.image_class = image_class
+    def __init__(self, graphics) -> None:
+        super().__init__()
+        self.graphics = graphics
         self.index = -1  # of the result it shows
         self.hit = None
         self.thumbnail = None
@@ -33,8 +36,8 @@ class CoverTile(Vertical):
 
     def compose(self) -> ComposeResult:
         # kept, not queried: a tile bound while the app closes may have lost its children already
-        self.art = self.image_class(None, classes="art")
-        if getattr(self.image_class, "draws_pixels", False):  # real pixels: square, as covers (thumbnails) are
+        self.art = self.graphics.art(classes="art")
+        if self.graphics.draws_pixels:  # real pixels: square, as covers (thumbnails) are
             from ..graphics import square_columns
 
             self.art.styles.width = square_columns(ART_HEIGHT, ART_WIDTH)

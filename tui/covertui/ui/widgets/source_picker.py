@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import SelectionList
 from textual.widgets.selection_list import Selection
 
-from ..messages import SourcesChecked
 from ..plain import plain
 
 
 class SourcePicker(SelectionList[str]):
-    """Says why a source is unavailable. Posts SourcesChecked when the user checks or unchecks a
-    source; filling it from the catalog posts nothing."""
+    """Says why a source is unavailable. Posts Checked when the user checks or unchecks a source;
+    filling it from the catalog posts nothing."""
+
+    DEFAULT_CSS = """
+    SourcePicker, SourcePicker:focus { border: round $primary-darken-2; }
+    """
+
+    BINDINGS = [Binding("space", "select", "Check", show=False, tooltip="(in the picker) check or uncheck a source")]
+
+    @dataclass
+    class Checked(Message):
+        """The user checked or unchecked a source: these are checked now."""
+
+        checked: list[str]
 
     def fill(self, sources: dict, checked: set[str]) -> None:
         with self.prevent(SelectionList.SelectedChanged):
@@ -24,4 +39,4 @@ class SourcePicker(SelectionList[str]):
 
     def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged) -> None:
         event.stop()
-        self.post_message(SourcesChecked(list(self.selected)))
+        self.post_message(self.Checked(list(self.selected)))

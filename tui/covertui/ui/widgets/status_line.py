@@ -8,6 +8,10 @@ from ..plain import plain
 
 
 class StatusLine(Static):
+    DEFAULT_CSS = """
+    StatusLine { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
+    """
+
     def __init__(self, protocol: str, **kwargs) -> None:
         super().__init__("", **kwargs)
         self.protocol = protocol
