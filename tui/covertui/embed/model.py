@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -197,6 +198,8 @@ class ClipModel:
         self.spec = ImageSpec.from_checkpoint(self.path)
         self.cache_dir = settings.paths.cache_dir  # numpy text towers (text_fast.py)
         self._lock = threading.Lock()
+        # the last queries' vectors, this model's own (a module-level cache kept every model alive)
+        self._encoded = lru_cache(maxsize=256)(functools.partial(_encode_text, self))
         self.vision: Any = None  # the towers, each loaded when first needed
         self.text: Any = None
         self.tokenizer: Any = None
@@ -302,7 +305,7 @@ class ClipModel:
         return out.cpu().numpy()
 
     def encode_text(self, texts: list[str]) -> np.ndarray:
-        return _encode_text_cached(self, tuple(texts))
+        return self._encoded(tuple(texts))
 
 
 def _quantized(model):
@@ -316,8 +319,7 @@ def _quantized(model):
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
-@lru_cache(maxsize=256)
-def _encode_text_cached(model: ClipModel, texts: tuple[str, ...]):
+def _encode_text(model: ClipModel, texts: tuple[str, ...]):
     model.load("text")
     if model.numpy_text:
         result = model.text.encode(list(texts))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual import work
+from textual import getters, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
@@ -29,6 +29,8 @@ class AuthScreen(Screen):
     AuthScreen { align: center middle; }
     """
     AUTO_FOCUS = "#auth-url"
+    wait_line = getters.query_one("#auth-wait", Static)
+    error_line = getters.query_one("#auth-error", Static)
     BINDINGS = [Binding("y", "copy_url", "Copy URL"), ("escape", "dismiss", "Later"), ("q", "app.quit", "Quit")]
 
     @dataclass
@@ -74,7 +76,7 @@ class AuthScreen(Screen):
         # The listener calls back from its own thread: post_message is the thread-safe way in.
         if self.flow.listen(lambda answer: self.post_message(self.Answered(answer))):
             port = self.flow.listening_port
-            self.query_one("#auth-wait", Static).update(
+            self.wait_line.update(
                 f"Waiting for the redirect on 127.0.0.1:{port}: a browser on this machine, or one behind "
                 f"`ssh -L {port}:127.0.0.1:{port}`, completes the login by itself.")
 
@@ -102,7 +104,7 @@ class AuthScreen(Screen):
 
     def on_auth_screen_failed(self, event: Failed) -> None:
         event.stop()
-        self.query_one("#auth-error", Static).update(plain_lines(event.message))
+        self.error_line.update(plain_lines(event.message))
 
     def on_auth_screen_finished(self, event: Finished) -> None:
         event.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual import work
+from textual import getters, work
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Footer, Input, Label, Static
@@ -21,6 +21,8 @@ class SaveScreen(Dialog):
     the scope to save says to log in again)."""
 
     BINDINGS = [("escape", "dismiss", "Cancel")]
+    plan_line = getters.query_one("#save-plan", Static)
+    error_line = getters.query_one("#save-error", Static)
 
     @dataclass
     class Planned(Message):
@@ -76,14 +78,14 @@ class SaveScreen(Dialog):
         event.stop()
         self.tracks = event.tracks
         left_out = "".join(f", {n} {what} left out" for what, n in event.skipped.items())
-        self.query_one("#save-plan", Static).update(
+        self.plan_line.update(
             f"{len(event.tracks)} tracks from {len(self.cover_ids)} covers, in rank order{left_out}. "
             "Enter saves, Escape cancels.")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if self.tracks is not None:
-            self.query_one("#save-plan", Static).update("Saving…")
+            self.plan_line.update("Saving…")
             self.save(event.value)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="save")
@@ -104,5 +106,5 @@ class SaveScreen(Dialog):
 
     def on_save_screen_failed(self, event: Failed) -> None:
         event.stop()
-        self.query_one("#save-plan", Static).update("Not saved.")
-        self.query_one("#save-error", Static).update(plain_lines(event.message))
+        self.plan_line.update("Not saved.")
+        self.error_line.update(plain_lines(event.message))

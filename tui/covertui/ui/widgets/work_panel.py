@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import getters
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, ProgressBar
@@ -15,6 +16,9 @@ class WorkPanel(Vertical):
     WorkPanel { height: auto; display: none; padding: 0 1; background: $boost; }
     """
 
+    label = getters.query_one("#work-label", Label)
+    bar = getters.query_one("#work-bar", ProgressBar)
+
     def compose(self) -> ComposeResult:
         yield Label("", id="work-label")
         yield ProgressBar(id="work-bar", show_eta=True)
@@ -23,5 +27,5 @@ class WorkPanel(Vertical):
         rate = f" · {progress.rate:.0f}/s" if progress.rate else ""
         detail = f" · {progress.message}" if progress.message else ""
         counts = f" {progress.done}/{progress.total}" if progress.total else ""
-        self.query_one("#work-label", Label).update(plain(f"{progress.label}{counts}{rate}{detail}  (c cancels)"))
-        self.query_one("#work-bar", ProgressBar).update(total=progress.total or None, progress=progress.done)
+        self.label.update(plain(f"{progress.label}{counts}{rate}{detail}  (c cancels)"))
+        self.bar.update(total=progress.total or None, progress=progress.done)
