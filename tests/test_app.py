@@ -305,7 +305,9 @@ async def test_sync_worker_shows_progress_and_fills_the_grid(fake, settings, log
         await type_text(pilot, "blue")
         assert {"download", "embed"} <= {stage for stage, _, _ in shown}
         assert all(display for _, display, _ in shown)
-        assert any(label.startswith("Downloading covers 40/40") for _, _, label in shown)
+        # progress reports replace the one still waiting before them (can_replace): the counts only grow
+        downloads = [int(label.split()[2].split("/")[0]) for stage, _, label in shown if stage == "download"]
+        assert downloads and downloads == sorted(downloads) and all(label.endswith("(c cancels)") for *_, label in shown)
         assert not app.query_one(WorkPanel).display
         await until(pilot, lambda: len(results(app)) == 40)
 

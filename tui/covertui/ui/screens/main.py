@@ -63,6 +63,7 @@ def while_mounted(handler):
 
 
 class MainScreen(Screen):
+    AUTO_FOCUS = "#query"  # as the screen is shown, unless the sources moved the focus to the picker first
     BINDINGS = [
         Binding("slash", "focus_search", "Search", tooltip="focus the search input"),
         Binding("enter", "details", "Details", show=False,
@@ -187,7 +188,6 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self.picker.border_title = "Sources"
-        self.query_input.focus()
         self.load_sources(first=True)
 
     def on_unmount(self) -> None:
@@ -246,9 +246,8 @@ class MainScreen(Screen):
                 self.covers_done()  # nothing to draw: Spotify's sources at once
             await self.grid.show([], [], "Loading the covers…" if event.has_covers else EMPTY)
             query = self.query_input
-            # the query's focus from on_mount may still be on its way (focus() is applied later, in order)
             if not event.has_covers and self.focused in (query, None) and not query.value:
-                self.picker.focus()  # nothing synced yet: start in the picker, where space checks and s syncs
+                self.set_focus(self.picker)  # nothing synced yet: start in the picker, where space checks and s syncs
             self.search_now()  # no query yet: browse the checked sources, newest first
 
     def on_main_screen_sources_refresh_failed(self, event: SourcesRefreshFailed) -> None:
