@@ -103,9 +103,7 @@ class Timed(CovertuiApp):
     def on_mount(self):  # Textual runs CovertuiApp.on_mount too (handlers of every class in the MRO)
         self.call_after_refresh(lambda: marks.setdefault("first_frame", time.time() - t0))
 
-    async def on_search_finished(self, event):
-        event.prevent_default()  # the app's own handler runs here, not after this one
-        await super().on_search_finished(event)
+    def on_main_screen_search_finished(self, event):  # bubbled up once the main screen drew the results
         self.call_after_refresh(lambda: marks.__setitem__("drawn", time.perf_counter()))  # the frame with them
 
     def on_input_changed(self):
