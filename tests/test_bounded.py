@@ -276,6 +276,33 @@ def test_an_empty_catalog_file_is_damage_not_an_empty_catalog(synced, cli_env):
     assert sorted(p.name for p in synced.paths.covers_dir.iterdir()) == covers  # nothing downloaded lost
 
 
+def test_catalogs_opened_at_once_for_the_first_time_are_not_called_damaged(tmp_path):
+    """The app reads the catalog, refreshes Spotify's sources and loads the index at once: the first
+    opener's database is empty for a moment, which the others must not take for damage."""
+    import threading
+
+    from covertui.config import Paths
+
+    for attempt in range(10):
+        paths = Paths.from_home(str(tmp_path / f"home{attempt}"))
+        barrier, errors = threading.Barrier(6), []
+
+        def open_one() -> None:
+            barrier.wait()
+            try:
+                with Catalog(paths) as catalog:
+                    catalog.sources()
+            except CatalogError as exc:
+                errors.append(str(exc))
+
+        threads = [threading.Thread(target=open_one) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+
+
 def test_a_value_that_will_not_unpickle_is_damage(synced, cli_env):
     with sqlite3.connect(synced.paths.catalog_dir / "cache.db") as db:
         db.execute("UPDATE Cache SET value = ? WHERE mode = 4", (b"\x80\x05garbage",))  # diskcache.MODE_PICKLE

@@ -7,6 +7,7 @@ Which covers exist is decided by the files in the covers folder (see covers.py).
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import sqlite3
@@ -20,6 +21,7 @@ from .models import Cover, Source, Track
 from .text import clean
 
 DATABASE = "cache.db"  # diskcache's file in the catalog folder
+OPENING = "opening.lock"  # held while the catalog is opened (see Catalog)
 log = logging.getLogger(__name__)
 
 
@@ -42,10 +44,14 @@ class Catalog:
         self.paths = paths
         database = paths.catalog_dir / DATABASE
         try:
-            if database.exists() and database.stat().st_size == 0:  # sqlite would take it for a new, empty one
-                raise sqlite3.DatabaseError("its database file is empty")
             paths.catalog_dir.mkdir(parents=True, exist_ok=True)
-            self._db = diskcache.Cache(str(paths.catalog_dir), timeout=30)
+            # One opener at a time: the first one's database is empty until diskcache has made its tables,
+            # and an empty database found by anyone else is damage (sqlite would take it for a new one).
+            with open(paths.catalog_dir / OPENING, "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if database.exists() and database.stat().st_size == 0:
+                    raise sqlite3.DatabaseError("its database file is empty")
+                self._db = diskcache.Cache(str(paths.catalog_dir), timeout=30)
         except (sqlite3.DatabaseError, OSError) as exc:
             raise CatalogError(
                 f"The catalog at {clean(str(paths.catalog_dir))} cannot be opened ({exc}). Move that folder aside "
@@ -175,6 +181,23 @@ class Catalog:
                 cover = result.setdefault(cid, Cover(cid, path=Path(file)))
                 cover.sources.add(sid)
         return result
+
+    def model_choice(self) -> str:
+        """The model chosen with `covertui models --use` (or the app's palette); "" for the default."""
+        choice = self._get("model")
+        return choice if isinstance(choice, str) else ""
+
+    def save_model_choice(self, model: str) -> None:
+        self._db.set("model", model)
+
+    def rates(self) -> dict[str, float]:
+        """Covers embedded per second, measured by the last sync that embedded with each model."""
+        rates = self._get("rates")
+        return {k: float(v) for k, v in rates.items() if isinstance(v, (int, float))} if isinstance(rates, dict) else {}
+
+    def save_rate(self, model: str, rate: float) -> None:
+        with self._db.transact():
+            self._db.set("rates", {**self.rates(), model: round(rate, 2)})
 
     def has_covers(self) -> bool:
         """Whether anything was synced yet: a folder source, or a downloaded cover."""

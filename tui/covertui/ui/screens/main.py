@@ -161,6 +161,7 @@ class MainScreen(Screen):
         self.work_cancel: CancelToken | None = None
         self.order = "relevance"  # of the results; "relevance" browses (no words) as "recent"
         self.has_covers = True  # anything synced: else the grid says how to start
+        self._synced = False  # a sync finished in this app
         self._shown_query: str | None = None
         self._words = False  # whether the query box holds words
         self._covers_done = self._refresh_wanted = False  # fresh sources: asked once the first covers are in
@@ -240,14 +241,15 @@ class MainScreen(Screen):
     async def on_main_screen_sources_loaded(self, event: SourcesLoaded) -> None:
         self.sources = event.sources
         self.picker.fill(event.sources, event.checked)
-        if event.has_covers is not None:
-            self.has_covers = event.has_covers
-            if not event.has_covers:
-                self.covers_done()  # nothing to draw: Spotify's sources at once
-            await self.grid.show([], [], "Loading the covers…" if event.has_covers else EMPTY)
+        if event.has_covers is not None:  # the first read, which a busy machine can deliver late
+            self.has_covers = event.has_covers or self._synced
             query = self.query_input
-            if not event.has_covers and self.focused in (query, None) and not query.value:
+            if not self.has_covers and self.focused in (query, None) and not query.value:
                 self.set_focus(self.picker)  # nothing synced yet: start in the picker, where space checks and s syncs
+            if not self.has_covers:
+                self.covers_done()  # nothing to draw: Spotify's sources at once
+            if not self.grid.hits:  # results that came meanwhile stay
+                await self.grid.show([], [], "Loading the covers…" if self.has_covers else EMPTY)
             self.search_now()  # no query yet: browse the checked sources, newest first
 
     def on_main_screen_sources_refresh_failed(self, event: SourcesRefreshFailed) -> None:
@@ -319,7 +321,7 @@ class MainScreen(Screen):
             return  # typed on since it began: the newer query's results are on their way, not this grid
         empty = "No covers in the checked sources." if self.checked_sources else "Check a source on the left."
         again, self._shown_query = result.query == self._shown_query, result.query
-        self.status.show(last_ms=result.elapsed_ms)  # first: a frame with the covers has it too
+        self.status.show(last_ms=result.elapsed_ms, **({"note": result.note} if self.text_ready else {}))
         named = f" · {result.matched} first" if result.matched else ""  # a name of the catalog: plain text
         title = plain(f"{'covers' if result.query.strip() else 'all covers'} by {ORDERS[result.order]}{named}")
         if title.markup != self.grid.border_title:  # setting it repaints the whole grid
@@ -427,7 +429,7 @@ class MainScreen(Screen):
     @while_mounted
     def on_main_screen_sync_finished(self, event: SyncFinished) -> None:
         self.work_cancel = None
-        self.has_covers = True
+        self.has_covers = self._synced = True
         self.work_panel.display = False
         self.notify(event.message, title="Sync", severity=event.severity, timeout=10)
         self.load_sources()
