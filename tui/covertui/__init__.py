@@ -10,4 +10,4 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())  # silent unless COVERTUI_LOG says where (logs.py)
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"

@@ -74,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
         player.add_argument("--device", metavar="NAME_OR_ID", help="where (default: the active device, or the only one)")
     devices = sub.add_parser("devices", help="list your Spotify Connect devices")
     devices.add_argument("--json", action="store_true", help="print JSON")
+    models = sub.add_parser("models", help="the models covertui recommends: languages, size, vectors, speed here")
+    models.add_argument("--json", action="store_true", help="print JSON")
+    models.add_argument("--use", metavar="ID", help="use this model from now on (a Hugging Face id or a folder; "
+                        "'' for the default)")
     doctor = sub.add_parser("doctor", help="check terminal, clipboard, Spotify login, model and data")
     doctor.add_argument("--json", action="store_true", help="print JSON")
     return parser
@@ -209,7 +213,22 @@ def cmd_sync(settings, args) -> int:
         say(f"  ... and {len(summary.failed) - 10} more")
     if summary.skipped:
         say("  items without a cover: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.skipped.items())))
+    if embed is not None:
+        _say_upgrade(settings, summary.covers)
     return 0
+
+
+def _say_upgrade(settings, covers: int) -> None:
+    """Where the covers stay with an earlier default, what the better model would cost here."""
+    from .catalog import Catalog
+    from .embed.choice import choose_model, upgrade_note
+    from .embed.model import resolve_device
+
+    chosen = choose_model(settings, resolve_device(settings.device))
+    if chosen.better:
+        with Catalog(settings.paths) as catalog:
+            rate = catalog.rates().get(chosen.name)  # hub ids are their own short names
+        say(f"covertui: {upgrade_note(chosen, covers, rate)}", err=True)
 
 
 def cmd_search(settings, args) -> int:
@@ -232,7 +251,8 @@ def cmd_search(settings, args) -> int:
               + (f" (left out: {left_out})" if left_out else ""), err=True)
     if args.json:
         out = {"query": result.query, "model": searcher.model.name, "elapsed_ms": round(result.elapsed_ms, 3),
-               "matched": result.matched, "order": result.order, "results": [h.to_dict() for h in result.hits]}
+               "matched": result.matched, "order": result.order, "note": result.note,
+               "results": [h.to_dict() for h in result.hits]}
         if saved is not None:
             out["playlist"] = {"id": saved.id, "url": saved.url, "tracks": saved.tracks}
         say(dumps(out))
@@ -241,6 +261,8 @@ def cmd_search(settings, args) -> int:
     order = f"; by {ORDERS[result.order]}" if result.order != "relevance" else ""
     say(f"{clean(searcher.model.description)}: {searcher.indexed} covers, {result.elapsed_ms:.1f} ms{named}{order}",
           err=True)
+    if result.note:
+        say(f"covertui: {result.note}", err=True)
     for hit in result.hits:
         title = f"{hit.title} - {hit.artists}" if hit.tracks else (hit.path or hit.cover)
         more = f" (+{len(hit.tracks) - 1} tracks)" if len(hit.tracks) > 1 else ""
@@ -285,8 +307,38 @@ def cmd_doctor(settings, args) -> int:
     return 1 if any(c.status == "error" for c in checks) else 0
 
 
+def cmd_models(settings, args) -> int:
+    from .embed.choice import catalog, use
+    from .embed.model import resolve_device
+
+    if args.use is not None:
+        if args.use and not (args.use in {r["id"] for r in catalog(settings, "cpu")} or Path(args.use).expanduser().is_dir()
+                             or "/" in args.use):
+            raise CovertuiError(f"Unknown model {args.use!r}: give a Hugging Face id (owner/name), a local folder, "
+                                "or one listed by `covertui models`.")
+        use(settings, args.use)
+        say(f"covertui now uses {args.use or 'the default model'}; `covertui sync` embeds the covers for it "
+            "(vectors of other models are kept).")
+        return 0
+    rows = catalog(settings, resolve_device(settings.device))
+    if args.json:
+        say(dumps(rows))
+        return 0
+    for row in rows:
+        size = f"{row['download_mb'] / 1000:.1f} GB" if row["download_mb"] else "?"
+        rate = f"{row['covers_per_s']:.0f} covers/s here" if row["covers_per_s"] else "speed not measured here"
+        mark = "*" if row["in_use"] else " "
+        say(f"{mark} {row['id']}")
+        say(f"    {row['family'] or 'other'} · reads {row['languages'] or '?'} · download {size} "
+            f"({'downloaded' if row['downloaded'] else 'not downloaded'}) · vectors for {row['vectors']} covers · "
+            f"{rate}{' · ' + row['note'] if row['note'] else ''}")
+    say("* in use. `covertui models --use ID` switches (keeping every model's vectors); `--use ''` goes back "
+        "to the default.")
+    return 0
+
+
 COMMANDS = {"auth": cmd_auth, "sources": cmd_sources, "sync": cmd_sync, "search": cmd_search, "play": cmd_play,
-            "queue": cmd_play, "devices": cmd_devices, "doctor": cmd_doctor}
+            "queue": cmd_play, "devices": cmd_devices, "doctor": cmd_doctor, "models": cmd_models}
 
 
 def main(argv: list[str] | None = None) -> int:

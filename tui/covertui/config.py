@@ -32,8 +32,6 @@ READ_SCOPES = "playlist-read-private playlist-read-collaborative user-library-re
 # Saving results as a private playlist; playing and queueing on a Spotify Connect device.
 WRITE_SCOPES = "playlist-modify-private user-modify-playback-state user-read-playback-state"
 SCOPES = f"{READ_SCOPES} {WRITE_SCOPES}"
-GPU_MODEL = "openai/clip-vit-large-patch14"
-CPU_MODEL = "openai/clip-vit-base-patch32"
 CONCURRENCY = 16  # parallel cover downloads
 REQUEST_TIMEOUT = 10.0  # s per HTTP request
 MAX_RETRY_WAIT = 30.0  # s: the longest Spotify rate-limit wait sat through

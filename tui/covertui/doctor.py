@@ -147,12 +147,8 @@ def _account_check(settings: Settings) -> Check:
 
 
 def model_checks(settings: Settings) -> list[Check]:
-    from .embed.model import (
-        default_model,
-        model_is_cached,
-        resolve_device,
-        resolve_dtype,
-    )
+    from .embed.choice import BY_ID, choose_model, upgrade_note
+    from .embed.model import model_is_cached, resolve_device, resolve_dtype
     from .errors import CovertuiError
 
     try:
@@ -168,12 +164,15 @@ def model_checks(settings: Settings) -> list[Check]:
         detail = f"{device} ({props.name}, {props.total_memory / 2**30:.0f} GiB)"
     checks = [Check("model", "device", detail, "ok"), Check("model", "dtype", dtype, "ok"),
               Check("model", "torch", f"{torch.__version__} (CUDA {torch.version.cuda or 'none'})", "info")]
-    name = settings.model or default_model(device)
-    cached = model_is_cached(name)
-    checks.append(Check("model", "model", f"{name} ({'available locally' if cached else 'not downloaded yet'})",
-                        "ok" if cached else "warn",
-                        "" if cached else "The first sync or search downloads it (about 0.6 GB for ViT-B/32, "
-                        "1.7 GB for ViT-L/14)."))
+    chosen = choose_model(settings, device)
+    cached = model_is_cached(chosen.name)
+    info = BY_ID.get(chosen.name)
+    size = f"about {info.download_mb / 1000:.1f} GB" if info else "its size"
+    checks.append(Check("model", "model", f"{chosen.name} ({chosen.why}; "
+                        f"{'available locally' if cached else 'not downloaded yet'})", "ok" if cached else "warn",
+                        "" if cached else f"The first sync or search downloads it ({size})."))
+    if chosen.better:
+        checks.append(Check("model", "better model", chosen.better, "info", upgrade_note(chosen, 0, None)))
     return checks
 
 

@@ -87,5 +87,6 @@ class SearchResult:
     elapsed_ms: float
     matched: str = ""  # the name the query named, e.g. "artist: bjork"
     order: str = "relevance"  # one of ORDERS
+    note: str = ""  # what the user should know about this result: a model that cannot read the query
 
 

@@ -38,6 +38,18 @@ def normalize(text: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", plain).replace("_", " ").split())
 
 
+def words_besides(text: str, span: tuple[int, int]) -> str:
+    """`text` without the words that normalize to words `span[0]:span[1]` of normalize(text), as the
+    user typed them (accents, case and scripts kept: the model reads them, not normalize's form)."""
+    kept, position = [], 0
+    for word in text.split():
+        count = len(normalize(word).split())
+        if count == 0 or position + count <= span[0] or position >= span[1]:
+            kept.append(word)
+        position += count
+    return " ".join(kept)
+
+
 def split_filters(query: str) -> tuple[str, list[tuple[str, str]]]:
     """The query without its filters, and the filters as (field, value)."""
     filters = [(m.group(1).lower(), m.group(2) if m.group(2) is not None else m.group(3))

@@ -59,6 +59,13 @@ class _View:
         return self.keys[order]
 
 
+def not_latin(text: str) -> bool:
+    """Whether `text` has letters of a script other than Latin (CLIP's tokenizer knows only English)."""
+    import unicodedata
+
+    return any(ch.isalpha() and not unicodedata.name(ch, "").startswith("LATIN") for ch in text)
+
+
 def _carries(track: Track, field: str, name: str) -> bool:
     """Whether `track` carries the (normalized) name in `field` (artist, album, track)."""
     from .names import normalize
@@ -163,7 +170,7 @@ class Searcher:
             )
         if order not in ORDERS:
             raise QueryError(f"Unknown order {order!r}: use one of {', '.join(ORDERS)}.")
-        from .names import normalize, split_filters
+        from .names import split_filters, words_besides
 
         started = time.perf_counter()
         text, filters = split_filters(query)
@@ -181,10 +188,9 @@ class Searcher:
             first = None
             if len(terms) == 1 and terms[0].kind == "text" and (name := view.names.find(text)) is not None:
                 first, matched, named = name.rows, f"{name.field}: {name.name}", name
-                words = normalize(text).split()
-                rest = words[:name.words[0]] + words[name.words[1]:]
-                if rest:  # the other words order the named covers by look
-                    terms = [Term("text", " ".join(rest))]
+                rest = words_besides(text, name.words)
+                if rest:  # the other words, as typed, order the named covers by look
+                    terms = [Term("text", rest)]
             vector = self.query_vector(terms, view.index)
             single_cover = terms[0].value if len(terms) == 1 and terms[0].kind == "cover" else None
             scores = dict(view.index.rank(vector, top, mask, exclude=single_cover, first=first, group=group))
@@ -193,8 +199,11 @@ class Searcher:
                 key = view.key(order)
                 rows.sort(key=lambda row: key[row])
         elapsed = (time.perf_counter() - started) * 1000
+        note = ""
+        if text and self.model.family == "clip" and not_latin(text):
+            note = f"{self.model.short_name} reads English only: a multilingual model (`covertui models`) reads this query."
         return SearchResult(query, [self._hit(view, row, scores, sources_mask, group is not None, named)
-                                    for row in rows], elapsed, matched, order)
+                                    for row in rows], elapsed, matched, order, note)
 
     @staticmethod
     def _hit(view: _View, row: int, scores: dict, mask: np.ndarray, fold: bool, named=None) -> Hit:

@@ -1,4 +1,12 @@
-"""Loading a CLIP-family checkpoint on the right device and dtype, one tower or both."""
+"""Loading a checkpoint of the CLIP or the SigLIP family (SigLIP 1 and SigLIP 2 at a fixed resolution)
+on the right device and dtype, one tower or both.
+
+The families differ where it counts for the vectors: CLIP pads text to the longest query and takes
+its projected EOS state (`text_embeds`, `image_embeds`); SigLIP pads every query to the length it was
+trained with (its pooled vector is the last position's, padding included) and takes `pooler_output`.
+SigLIP 2 was trained on lowercased text: its own Siglip2Tokenizer lowercases, while the Gemma
+tokenizer its released checkpoints name does not, so covertui lowercases queries for it.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import CPU_MODEL, GPU_MODEL, Settings
+from ..config import Settings
 from ..errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -89,10 +97,6 @@ def resolve_dtype(device: str, preference: str | None) -> str:
     return "bfloat16" if cpu_has_native_bf16() else "float32"
 
 
-def default_model(device: str) -> str:
-    return GPU_MODEL if device.startswith(("cuda", "mps")) else CPU_MODEL
-
-
 def _quiet_transformers() -> None:
     import transformers
 
@@ -159,30 +163,65 @@ def model_identity(path: Path, name: str) -> str:
     return f"{short_name(name)}@{digest.hexdigest()[:12]}"
 
 
+FAMILIES = {"clip": "CLIP", "siglip": "SigLIP"}  # config.json's model_type -> how covertui loads it
+CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
+
+
+def family_of(path: Path) -> str:
+    """"clip" or "siglip", from the checkpoint's config; a clear error for anything else."""
+    try:
+        model_type = json.loads((path / "config.json").read_text()).get("model_type", "")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ModelError(f"Cannot read {path / 'config.json'}: {exc}") from None
+    if model_type == "siglip2":
+        raise ModelError("Variable-resolution SigLIP 2 checkpoints (NaFlex, model type siglip2) are not supported: "
+                         "use a fixed-resolution one, such as google/siglip2-base-patch32-256.")
+    if model_type not in FAMILIES:
+        raise ModelError(f"A {model_type or 'model of unknown type'} checkpoint: covertui reads CLIP and SigLIP "
+                         "checkpoints (model type clip or siglip).")
+    return model_type
+
+
+def _processor_config(path: Path) -> dict:
+    """The image processor's settings, where transformers saved them: preprocessor_config.json, or the
+    `image_processor` part of processor_config.json (transformers 5)."""
+    for name, part in (("preprocessor_config.json", None), ("processor_config.json", "image_processor")):
+        try:
+            cfg = json.loads((path / name).read_text())
+        except (OSError, ValueError):
+            continue
+        cfg = cfg.get(part, {}) if part else cfg
+        if isinstance(cfg, dict) and cfg:
+            return cfg
+    return {}
+
+
 @dataclass
 class ImageSpec:
-    """What the checkpoint's image processor does, for our own preprocessing."""
+    """What the checkpoint's image processor does, for our own preprocessing: CLIP resizes the shortest
+    edge and crops the centre square; SigLIP resizes to a fixed height x width, with no crop."""
 
-    size: int  # shortest edge after resize
-    crop: int  # square centre crop
+    size: int  # CLIP: shortest edge after resize; SigLIP: the height
+    crop: int  # CLIP: square centre crop; SigLIP: the width
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     resample: int  # PIL resampling filter
+    fixed: bool = False  # resized to exactly (size, crop) = (height, width), as SigLIP's processor does
 
     @classmethod
-    def from_checkpoint(cls, path: Path) -> ImageSpec:
-        try:
-            cfg = json.loads((path / "preprocessor_config.json").read_text())
-        except (OSError, ValueError):
-            cfg = {}
+    def from_checkpoint(cls, path: Path, family: str = "clip") -> ImageSpec:
+        cfg = _processor_config(path)
         size: Any = cfg.get("size", 224)
+        if family == "siglip":  # SiglipImageProcessor: its defaults where the config is silent
+            height, width = (size.get("height", 224), size.get("width", 224)) if isinstance(size, dict) else (size, size)
+            return cls(size=int(height), crop=int(width), mean=tuple(cfg.get("image_mean", (0.5, 0.5, 0.5))),
+                       std=tuple(cfg.get("image_std", (0.5, 0.5, 0.5))), resample=int(cfg.get("resample", 3)),
+                       fixed=True)
         size = size.get("shortest_edge", size.get("height", 224)) if isinstance(size, dict) else int(size)
         crop: Any = cfg.get("crop_size", size)
         crop = crop.get("height", size) if isinstance(crop, dict) else int(crop)
-        return cls(size=int(size), crop=int(crop),
-                   mean=tuple(cfg.get("image_mean", (0.48145466, 0.4578275, 0.40821073))),
-                   std=tuple(cfg.get("image_std", (0.26862954, 0.26130258, 0.27577711))),
-                   resample=int(cfg.get("resample", 3)))
+        return cls(size=int(size), crop=int(crop), mean=tuple(cfg.get("image_mean", CLIP_MEAN)),
+                   std=tuple(cfg.get("image_std", CLIP_STD)), resample=int(cfg.get("resample", 3)))
 
 
 class ClipModel:
@@ -192,14 +231,20 @@ class ClipModel:
                  allow_download: bool = True) -> None:
         self.device = resolve_device(settings.device)
         self.dtype_name = resolve_dtype(self.device, settings.dtype)
-        self.name = settings.model or default_model(self.device)
+        from .choice import choose_model
+
+        self.chosen = choose_model(settings, self.device)
+        self.name = self.chosen.name
         self.path = resolve_checkpoint(self.name, allow_download)
         self.identity = model_identity(self.path, self.name) + ("+int8" if self.dtype_name == "int8" else "")
-        self.spec = ImageSpec.from_checkpoint(self.path)
+        self.family = family_of(self.path)
+        self.spec = ImageSpec.from_checkpoint(self.path, self.family)
         self.cache_dir = settings.paths.cache_dir  # numpy text towers (text_fast.py)
         self._lock = threading.Lock()
         # the last queries' vectors, this model's own (a module-level cache kept every model alive)
         self._encoded = lru_cache(maxsize=256)(functools.partial(_encode_text, self))
+        self.max_length = 77  # of a tokenized query (the text tower's config says, once loaded)
+        self.lowercase = False  # SigLIP 2 reads lowercased text
         self.vision: Any = None  # the towers, each loaded when first needed
         self.text: Any = None
         self.tokenizer: Any = None
@@ -253,27 +298,31 @@ class ClipModel:
 
     @property
     def _fast_text(self) -> bool:
-        return self.device == "cpu" and self.dtype_name != "int8"
+        return self.family == "clip" and self.device == "cpu" and self.dtype_name != "int8"
 
     def _load_torch(self, tower: str) -> None:
         """Load a tower through transformers (under the load locks); a text tower is saved for numpy."""
         _quiet_transformers()
         import torch
-        from transformers import (
-            AutoConfig,
-            AutoTokenizer,
-            CLIPTextModelWithProjection,
-            CLIPVisionModelWithProjection,
-        )
+        import transformers
+        from transformers import AutoConfig, AutoTokenizer
 
         try:
             config = AutoConfig.from_pretrained(self.path)
             sub = getattr(config, f"{tower}_config")
-            sub.projection_dim = getattr(config, "projection_dim", sub.projection_dim)
-            cls = CLIPVisionModelWithProjection if tower == "vision" else CLIPTextModelWithProjection
+            cls: Any
+            if self.family == "clip":
+                sub.projection_dim = getattr(config, "projection_dim", sub.projection_dim)
+                dim = sub.projection_dim
+                cls = transformers.CLIPVisionModelWithProjection if tower == "vision" else \
+                    transformers.CLIPTextModelWithProjection
+            else:  # SigLIP: the text head maps to projection_size; the image vector is the vision width
+                dim = getattr(sub, "projection_size", sub.hidden_size) if tower == "text" else sub.hidden_size
+                cls = transformers.SiglipVisionModel if tower == "vision" else transformers.SiglipTextModel
             model: Any = cls.from_pretrained(self.path, config=sub, dtype=getattr(torch, self.compute_dtype))
         except (OSError, ValueError, KeyError, AttributeError, RuntimeError) as exc:
-            raise ModelError(f"Could not load {self.name!r} as a CLIP model: {exc}".splitlines()[0]) from None
+            raise ModelError(f"Could not load {self.name!r} as a {FAMILIES[self.family]} model: "
+                             f"{exc}".splitlines()[0]) from None
         model.to(self.device).eval()
         if self.dtype_name == "int8":
             model = _quantized(model)
@@ -281,15 +330,22 @@ class ClipModel:
             self._mean, self._std = (torch.tensor(getattr(self.spec, which), device=self.device,
                                                   dtype=torch.float32).view(1, 3, 1, 1) for which in ("mean", "std"))
         if tower == "text":
-            tokenizer = AutoTokenizer.from_pretrained(self.path)
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(self.path)
+            except (OSError, ValueError, ImportError) as exc:
+                hint = (" SigLIP 1's SentencePiece tokenizer needs `pip install sentencepiece protobuf` (and reads "
+                        "English only; SigLIP 2 reads many languages)." if self.family == "siglip" else "")
+                raise ModelError(f"Could not load the tokenizer of {self.name!r}: {exc}".splitlines()[0] + hint) from None
+            self.max_length = int(getattr(sub, "max_position_embeddings", 77))
+            self.lowercase = self.family == "siglip" and _gemma_vocabulary(tokenizer)
             with torch.inference_mode():  # the first call pays for kernel setup: not the user's first query
-                model(**tokenizer(["warm up"], return_tensors="pt").to(self.device))
+                model(**self._tokens(tokenizer, ["warm up"]))
             from . import text_fast
 
             if self._fast_text and not text_fast.saved(self.cache_dir, self.identity):
                 text_fast.export(self.cache_dir, self.identity, model, tokenizer, sub)  # the next start: numpy
             self.tokenizer = tokenizer  # before the tower: a query under way uses either pair whole
-        self.dim = int(sub.projection_dim)
+        self.dim = int(dim)
         setattr(self, tower, model)  # last: load() returns without the lock once this is set
 
     def encode_pixels(self, pixels) -> np.ndarray:
@@ -300,12 +356,31 @@ class ClipModel:
         with torch.inference_mode():
             x = pixels.to(self.device, non_blocking=True).float()
             x = ((x / 255.0 - self._mean) / self._std).to(getattr(torch, self.compute_dtype))
-            out = self.vision(pixel_values=x).image_embeds
+            output = self.vision(pixel_values=x)
+            out = output.image_embeds if self.family == "clip" else output.pooler_output
             out = torch.nn.functional.normalize(out.float(), dim=-1)
         return out.cpu().numpy()
 
     def encode_text(self, texts: list[str]) -> np.ndarray:
         return self._encoded(tuple(texts))
+
+    def _tokens(self, tokenizer, texts: list[str]) -> dict:
+        """The text tower's inputs, on the device, as the family was trained: CLIP padded to the longest
+        query; SigLIP to its full length (`max_length` given: its tokenizer's own maximum is huge), SigLIP
+        2's lowercased. Exactly what the tokenizer returns goes in (SigLIP 2's gives no attention mask)."""
+        if self.family == "clip":
+            inputs = tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        else:
+            inputs = tokenizer([t.lower() for t in texts] if self.lowercase else texts, padding="max_length",
+                               truncation=True, max_length=self.max_length, return_tensors="pt")
+        return {k: v.to(self.device) for k, v in inputs.items() if k in ("input_ids", "attention_mask", "position_ids")}
+
+
+def _gemma_vocabulary(tokenizer) -> bool:
+    """SigLIP 2's tokenizer (Gemma's, 256k pieces; SigLIP 1's is a 32k SentencePiece one), which it was
+    trained to read lowercased."""
+    name = type(tokenizer).__name__
+    return "Gemma" in name or "Siglip2" in name or len(tokenizer) > 100_000
 
 
 def _quantized(model):
@@ -327,10 +402,9 @@ def _encode_text(model: ClipModel, texts: tuple[str, ...]):
         return result
     import torch
 
-    max_len = getattr(model.text.config, "max_position_embeddings", 77)
-    inputs = model.tokenizer(list(texts), padding=True, truncation=True, max_length=max_len, return_tensors="pt")
     with torch.inference_mode():
-        out = model.text(**{k: v.to(model.device) for k, v in inputs.items()}).text_embeds
+        output = model.text(**model._tokens(model.tokenizer, list(texts)))
+        out = output.text_embeds if model.family == "clip" else output.pooler_output
         out = torch.nn.functional.normalize(out.float(), dim=-1)
     result = out.cpu().numpy()
     result.setflags(write=False)

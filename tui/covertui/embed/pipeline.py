@@ -26,6 +26,8 @@ from .model import ClipModel
 from .preprocess import load_pixels
 from .store import EmbeddingStore
 
+MEASURED_AFTER = 32  # covers embedded in one sync before its rate is kept as this machine's
+
 
 @dataclass
 class EmbedReport:
@@ -172,8 +174,14 @@ def embedder(settings):
         model = ClipModel(settings, towers=())
         store = EmbeddingStore(settings.paths, model.identity, PREPROCESS_VERSION)
         try:
-            return embed_covers(model, store, covers, progress, cancel, settings.batch_size)
+            report = embed_covers(model, store, covers, progress, cancel, settings.batch_size)
         finally:
             store.close()
+        if report.embedded >= MEASURED_AFTER:  # this machine's speed with this model: `covertui models` says it
+            from ..catalog import Catalog
+
+            with Catalog(settings.paths) as catalog:
+                catalog.save_rate(model.short_name, report.rate)
+        return report
 
     return run

@@ -1,7 +1,8 @@
 """Our own image preprocessing: JPEG draft decode, resize, centre crop -> uint8 CHW.
 
-Matches the checkpoint's CLIPImageProcessor (shortest-edge resize, centre crop); the
-normalisation (mean/std) runs on the device in ClipModel.encode_pixels. Runs in threads:
+Matches the checkpoint's image processor: CLIPImageProcessor's shortest-edge resize and centre crop,
+or SiglipImageProcessor's resize to a fixed height x width (a cover that is not square is squeezed,
+as SigLIP was trained); the normalisation (mean/std) runs on the device in ClipModel.encode_pixels. Runs in threads:
 PIL and torch release the GIL while decoding and resizing.
 
 The resize is torch's antialiased uint8 kernel where torch has its vectorised version (x86 with
@@ -42,17 +43,18 @@ def load_pixels(path: Path, spec: ImageSpec, fast: bool | None = None) -> np.nda
 
     with open_image(path) as img:
         if img.format == "JPEG":
-            img.draft("RGB", (spec.size, spec.size))  # decode at a reduced scale when the file is large
+            side = max(spec.size, spec.crop)
+            img.draft("RGB", (side, side))  # decode at a reduced scale when the file is large
         return _resized(img.convert("RGB") if img.mode != "RGB" else img, spec, fast)
 
 
 def _resized(rgb, spec: ImageSpec, fast: bool | None) -> np.ndarray:
     w, h = rgb.size
-    if w <= h:
-        size = (spec.size, int(spec.size * h / w))
+    if spec.fixed:  # (width, height); nothing cropped
+        size, (top, left), (height, width) = (spec.crop, spec.size), (0, 0), (spec.size, spec.crop)
     else:
-        size = (int(spec.size * w / h), spec.size)
-    top, left = (size[1] - spec.crop) // 2, (size[0] - spec.crop) // 2
+        size = (spec.size, int(spec.size * h / w)) if w <= h else (int(spec.size * w / h), spec.size)
+        (top, left), (height, width) = ((size[1] - spec.crop) // 2, (size[0] - spec.crop) // 2), (spec.crop, spec.crop)
     if fast is None:
         fast = spec.resample in _TORCH_MODES and fast_resize()
     if fast and size != (w, h):
@@ -62,8 +64,9 @@ def _resized(rgb, spec: ImageSpec, fast: bool | None) -> np.ndarray:
         out = torch.nn.functional.interpolate(hwc.permute(2, 0, 1)[None], size=(size[1], size[0]),
                                               mode=_TORCH_MODES[spec.resample], antialias=True)[0]
         # numpy copies: a torch copy of this size opens an OpenMP team for this thread, beside the model's
-        return np.ascontiguousarray(out.numpy()[:, top:top + spec.crop, left:left + spec.crop])
+        return np.ascontiguousarray(out.numpy()[:, top:top + height, left:left + width])
     if size != (w, h):
         rgb = rgb.resize(size, resample=spec.resample)
-    rgb = rgb.crop((left, top, left + spec.crop, top + spec.crop))
+    if size != (width, height):
+        rgb = rgb.crop((left, top, left + width, top + height))
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1))

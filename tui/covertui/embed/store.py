@@ -85,6 +85,7 @@ class EmbeddingStore:
             index = list(self._read(("index", self.namespace)) or [])
             index.append(key)
             self._db.set(("index", self.namespace), index)
+            self._db.set(("count", self.namespace), len(self._row) + len(set(ids).difference(self._row)))
         self._loaded.add(key)
         self._take(list(ids), vecs)
 
@@ -110,3 +111,32 @@ class EmbeddingStore:
         if not self._parts:
             return [], np.zeros((0, 0), dtype=np.float16)
         return list(self._ids), self._parts[0]
+
+
+def vector_counts(paths: Paths) -> dict[str, int]:
+    """Covers with vectors, by model identity (`name@hash`, as the store's namespaces begin), without
+    reading the vectors (a store written before the counts were kept is read once, and counted)."""
+    import diskcache
+
+    if not paths.embeddings_dir.is_dir():
+        return {}
+    try:
+        with diskcache.Cache(str(paths.embeddings_dir), timeout=30) as db:
+            namespaces = {key[1] for key in db.iterkeys() if isinstance(key, tuple) and key[0] == "index"}
+            counts = {ns: db.get(("count", ns)) for ns in namespaces}
+    except (sqlite3.DatabaseError, OSError, EOFError, ValueError) as exc:
+        raise StoreError(f"The embedding cache at {paths.embeddings_dir} is damaged ({type(exc).__name__}); move "
+                         "it aside and run `covertui sync` again to rebuild it.") from None
+    out: dict[str, int] = {}
+    for namespace, count in counts.items():
+        identity, _, version = namespace.rpartition("|p")
+        if count is None:
+            store = EmbeddingStore(paths, identity, int(version))
+            try:
+                count = len(store)
+                store._db.set(("count", namespace), count)
+            finally:
+                store.close()
+        out[identity] = max(out.get(identity, 0), int(count))
+    return out
+

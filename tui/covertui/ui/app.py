@@ -151,6 +151,8 @@ class CovertuiApp(App):
         try:
             searcher = Searcher(self.settings, text=False)
             self.post_message(self.IndexLoaded(searcher))
+            if searcher.model.chosen.better:  # covers embedded with an earlier default: what the better one costs
+                self.call_from_thread(self.notify, self._upgrade_note(searcher), title="Model", timeout=30)
             searcher.model.load("text")
             self.post_message(self.ModelLoaded(searcher))
         except CovertuiError as exc:
@@ -163,6 +165,14 @@ class CovertuiApp(App):
                 log.warning("the numpy text tower stays: %s", exc)
                 return
             self.post_message(self.ModelLoaded(searcher))  # its objects too out of full collections
+
+    def _upgrade_note(self, searcher) -> str:
+        from ..catalog import Catalog
+        from ..embed.choice import upgrade_note
+
+        with Catalog(self.settings.paths) as catalog:
+            rate = catalog.rates().get(searcher.model.short_name)
+        return upgrade_note(searcher.model.chosen, len(searcher.covers), rate)
 
     def on_covertui_app_index_loaded(self, event: IndexLoaded) -> None:
         if self.main.is_attached:

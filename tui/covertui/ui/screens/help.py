@@ -3,13 +3,17 @@ query.SYNTAX. The README's key table is the same rows (`markdown_table`; a test 
 
 from __future__ import annotations
 
+import textwrap
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Label, Static
 
 from ...query import SYNTAX
-from .dialog import Dialog, DialogBox
+from .dialog import Dialog, ScrollingDialogBox
 
+LANGUAGES = ("Languages: SigLIP 2 models (the default) read queries in many languages and scripts; CLIP and SigLIP "
+             "1 read English only. `covertui models` lists them.")
 NAMES = {"slash": "/", "question_mark": "?", "escape": "Escape", "enter": "Enter", "f1": "F1", "space": "space",
          "pageup": "PgUp", "pagedown": "PgDn", "home": "Home", "end": "End", "left": "←", "right": "→", "up": "↑",
          "down": "↓"}
@@ -41,9 +45,11 @@ class HelpScreen(Dialog):
     BINDINGS = [("escape,q,question_mark,f1", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
-        with DialogBox():
+        with ScrollingDialogBox():  # longer than a small terminal: it scrolls
             yield Label("covertui keys", classes="heading")
-            yield Static("\n".join(f"  {keys:<22} {what}" for keys, what in key_rows()), markup=False)
+            yield Static("\n".join(textwrap.fill(what, width=100, initial_indent=f"  {keys:<22} ",
+                                                  subsequent_indent=" " * 25) for keys, what in key_rows()), markup=False)
             yield Static("Queries. " + " ".join(SYNTAX) + " One tile per picture: ×2 says two covers show it. "
                          "ctrl+p lists commands.", classes="hint", markup=False)
+            yield Static(LANGUAGES, classes="hint", markup=False)
             yield Footer()
