@@ -283,19 +283,17 @@ def test_catalogs_opened_at_once_for_the_first_time_are_not_called_damaged(tmp_p
 
     from covertui.config import Paths
 
+    def open_one(paths: Paths, barrier: threading.Barrier, errors: list[str]) -> None:
+        barrier.wait()
+        try:
+            with Catalog(paths) as catalog:
+                catalog.sources()
+        except CatalogError as exc:
+            errors.append(str(exc))
+
     for attempt in range(10):
-        paths = Paths.from_home(str(tmp_path / f"home{attempt}"))
-        barrier, errors = threading.Barrier(6), []
-
-        def open_one() -> None:
-            barrier.wait()
-            try:
-                with Catalog(paths) as catalog:
-                    catalog.sources()
-            except CatalogError as exc:
-                errors.append(str(exc))
-
-        threads = [threading.Thread(target=open_one) for _ in range(6)]
+        paths, barrier, errors = Paths.from_home(str(tmp_path / f"home{attempt}")), threading.Barrier(6), []
+        threads = [threading.Thread(target=open_one, args=(paths, barrier, errors)) for _ in range(6)]
         for thread in threads:
             thread.start()
         for thread in threads:
