@@ -29,9 +29,6 @@ log = logging.getLogger(__name__)
 class Graphics:
     protocol: str  # kitty, sixel, halfcell or unicode
     widget: type  # the widget that draws a cover with it
-    reason: str = ""  # why this protocol (doctor shows it)
-    hint: str = ""  # what would give real pictures, where they are not shown
-    terminal: str = ""
     kitty: Any = None  # art.KittyPictures: what the app put in the terminal, with kitty graphics
 
     def art(self, classes: str = ""):
@@ -68,8 +65,7 @@ def choose_graphics(choice: str = "auto", detected: Choice | None = None) -> Gra
         if os.environ.get("COLORTERM") not in ("truecolor", "24bit"):
             os.environ["COLORTERM"] = "truecolor"  # the placeholders' colour is the image id: not to be rounded
         pictures = art.KittyPictures(passthrough if detected.passthrough else None)
-    return Graphics(detected.protocol, widgets[detected.protocol], detected.reason, detected.hint, detected.terminal,
-                    pictures)
+    return Graphics(detected.protocol, widgets[detected.protocol], pictures)
 
 
 def write_ahead(app, data: str) -> None:
