@@ -164,7 +164,10 @@ def model_checks(settings: Settings) -> list[Check]:
         detail = f"{device} ({props.name}, {props.total_memory / 2**30:.0f} GiB)"
     checks = [Check("model", "device", detail, "ok"), Check("model", "dtype", dtype, "ok"),
               Check("model", "torch", f"{torch.__version__} (CUDA {torch.version.cuda or 'none'})", "info")]
-    chosen = choose_model(settings, device)
+    try:
+        chosen = choose_model(settings, device)
+    except CovertuiError as exc:  # a damaged catalog or store: the data section says more
+        return checks + [Check("model", "model", "not chosen", "error", str(exc))]
     cached = model_is_cached(chosen.name)
     info = BY_ID.get(chosen.name)
     size = f"about {info.download_mb / 1000:.1f} GB" if info else "its size"
