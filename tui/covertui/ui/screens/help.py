@@ -42,6 +42,9 @@ def markdown_table() -> str:
 
 
 class HelpScreen(Dialog):
+    DEFAULT_CSS = """
+    HelpScreen ScrollingDialogBox { max-height: 70%; }
+    """  # it scrolls: the covers around it stay in sight
     BINDINGS = [("escape,q,question_mark,f1", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
