@@ -220,15 +220,12 @@ def cmd_sync(settings, args) -> int:
 
 def _say_upgrade(settings, covers: int) -> None:
     """Where the covers stay with an earlier default, what the better model would cost here."""
-    from .catalog import Catalog
-    from .embed.choice import choose_model, upgrade_note
+    from .embed.choice import choose_model, measured_rate, upgrade_note
     from .embed.model import resolve_device
 
     chosen = choose_model(settings, resolve_device(settings.device))
     if chosen.better:
-        with Catalog(settings.paths) as catalog:
-            rate = catalog.rates().get(chosen.name)  # hub ids are their own short names
-        say(f"covertui: {upgrade_note(chosen, covers, rate)}", err=True)
+        say(f"covertui: {upgrade_note(chosen, covers, measured_rate(settings, chosen.name))}", err=True)
 
 
 def cmd_search(settings, args) -> int:
@@ -308,12 +305,11 @@ def cmd_doctor(settings, args) -> int:
 
 
 def cmd_models(settings, args) -> int:
-    from .embed.choice import catalog, use
+    from .embed.choice import BY_ID, catalog, use
     from .embed.model import resolve_device
 
     if args.use is not None:
-        if args.use and not (args.use in {r["id"] for r in catalog(settings, "cpu")} or Path(args.use).expanduser().is_dir()
-                             or "/" in args.use):
+        if args.use and not (args.use in BY_ID or Path(args.use).expanduser().is_dir() or "/" in args.use):
             raise CovertuiError(f"Unknown model {args.use!r}: give a Hugging Face id (owner/name), a local folder, "
                                 "or one listed by `covertui models`.")
         use(settings, args.use)

@@ -84,6 +84,15 @@ def choose_model(settings: Settings, device: str) -> Chosen:
     return Chosen(new, "the default")
 
 
+def measured_rate(settings: Settings, model: str) -> float | None:
+    """Covers/s the last sync measured here with `model` (kept by its short name)."""
+    from ..catalog import Catalog
+    from .model import short_name
+
+    with Catalog(settings.paths) as catalog:
+        return catalog.rates().get(short_name(model))
+
+
 def upgrade_note(chosen: Chosen, covers: int, rate: float | None) -> str:
     """What switching to the better model costs here, in words; "" when there is none."""
     info = BY_ID.get(chosen.better)

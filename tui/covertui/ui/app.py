@@ -167,12 +167,10 @@ class CovertuiApp(App):
             self.post_message(self.ModelLoaded(searcher))  # its objects too out of full collections
 
     def _upgrade_note(self, searcher) -> str:
-        from ..catalog import Catalog
-        from ..embed.choice import upgrade_note
+        from ..embed.choice import measured_rate, upgrade_note
 
-        with Catalog(self.settings.paths) as catalog:
-            rate = catalog.rates().get(searcher.model.short_name)
-        return upgrade_note(searcher.model.chosen, len(searcher.covers), rate)
+        chosen = searcher.model.chosen
+        return upgrade_note(chosen, len(searcher.covers), measured_rate(self.settings, chosen.name))
 
     def on_covertui_app_index_loaded(self, event: IndexLoaded) -> None:
         if self.main.is_attached:
