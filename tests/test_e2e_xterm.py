@@ -105,9 +105,16 @@ def test_covers_are_real_pictures_and_dialogs_leave_nothing_behind(synced, cli_e
         screen.until(lambda shot: np.abs(art(shot).reshape(-1, 3).mean(axis=0) - background).sum() > 30, 90,
                      "the covers of the first browse")
         screen.settled()  # the start's work done (the sources refreshed from Spotify)
+        def first_result(shot: np.ndarray) -> bool:
+            return bool(np.abs(art(shot).reshape(-1, 3).mean(axis=0) - expected).max() < 25)
+
         screen.type("a red cover")
-        screen.until(lambda shot: np.abs(art(shot).reshape(-1, 3).mean(axis=0) - expected).max() < 25, 60,
-                     f"the first result's colour {expected.round()} in the first tile")
+        try:
+            screen.until(first_result, 45, "the first result")
+        except AssertionError:  # xdotool once lost the first keys under load (the box said "cover"): again
+            screen.keys("ctrl+u")
+            screen.type("a red cover")
+            screen.until(first_result, 45, f"the first result's colour {expected.round()} in the first tile")
         screen.keys("Down")
         before = screen.settled()
         screen.keys("Right")  # two tiles' borders repainted: their pictures stay, not sent again
