@@ -45,6 +45,13 @@ def other_model(tmp_path_factory) -> Path:
     return make_clip(tmp_path_factory.mktemp("models") / "other-clip", seed=1)
 
 
+@pytest.fixture(scope="session")
+def tiny_siglip(tmp_path_factory) -> Path:
+    from tiny_siglip import make_siglip
+
+    return make_siglip(tmp_path_factory.mktemp("models") / "tiny-siglip")
+
+
 @pytest.fixture
 def make_settings(fake, home, tmp_path, tiny_model):
     def make(**extra):

@@ -23,13 +23,6 @@ from conftest import AppUnderTest, until
 QUERIES = ["a blue cover with a cat", "une pochette bleue avec un chat", "青い猫のカバー", "Sunset, RED"]
 
 
-@pytest.fixture(scope="session")
-def tiny_siglip(tmp_path_factory):
-    from tiny_siglip import make_siglip
-
-    return make_siglip(tmp_path_factory.mktemp("models") / "tiny-siglip")
-
-
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = a / np.linalg.norm(a, axis=-1, keepdims=True)
     b = b / np.linalg.norm(b, axis=-1, keepdims=True)

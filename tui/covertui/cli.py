@@ -16,6 +16,7 @@ from . import __version__
 from .config import GRAPHICS_CHOICES
 from .errors import CovertuiError
 from .orders import ORDERS
+from .progress import BYTE_STAGES
 from .query import SYNTAX
 from .text import clean, clean_lines, dumps
 
@@ -101,17 +102,11 @@ class CliProgress:
     def __enter__(self) -> CliProgress:
         if self.tty:
             from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
             # names are data: the description is shown as plain text, never as rich markup
-            self._bars = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
-                                  TextColumn("{task.fields[rate]}", markup=False), TimeRemainingColumn(),
+            self._bars = Progress(TextColumn("{task.description}", markup=False), BarColumn(),
+                                  TextColumn("{task.fields[amounts]}", markup=False), TimeRemainingColumn(),
                                   console=Console(stderr=True), transient=False)
             self._bars.start()
         return self
@@ -125,18 +120,18 @@ class CliProgress:
             self._line(p.message)
             return
         label = p.label
-        rate = f"{p.rate:.0f}/s" if p.rate else ""
         if self._bars is not None:
             task = self._tasks.get(p.stage)
             if task is None:
-                task = self._tasks[p.stage] = self._bars.add_task(label, total=p.total or None, rate=rate)
-            self._bars.update(task, completed=p.done, total=p.total or None, rate=rate,
+                task = self._tasks[p.stage] = self._bars.add_task(label, total=p.total or None, amounts="")
+            self._bars.update(task, completed=p.done, total=p.total or None, amounts=clean(p.amounts),
                               description=clean(f"{label} {p.message}".strip()[:60]))
             return
         now = time.monotonic()
         if p.done >= p.total or now - self._last.get(p.stage, 0) > 2:
             self._last[p.stage] = now
-            say(f"{label}: {p.done}/{p.total} {rate}".rstrip(), err=True)
+            what = f" {clean(p.message)}" if p.stage in BYTE_STAGES else ""
+            say(f"{label}{what}: {p.amounts}".rstrip(), err=True)
 
     def _line(self, text: str) -> None:
         if not text:

@@ -80,6 +80,11 @@ class Paths:
         return self.data_dir / "embeddings"
 
     @property
+    def models_dir(self) -> Path:
+        """Models covertui downloaded (embed/download.py)."""
+        return self.cache_dir / "models"
+
+    @property
     def sync_lock(self) -> Path:
         return self.data_dir / "sync.lock"
 

@@ -168,7 +168,7 @@ def model_checks(settings: Settings) -> list[Check]:
         chosen = choose_model(settings, device)
     except CovertuiError as exc:  # a damaged catalog or store: the data section says more
         return checks + [Check("model", "model", "not chosen", "error", str(exc))]
-    cached = model_is_cached(chosen.name)
+    cached = model_is_cached(chosen.name, settings.paths.models_dir)
     info = BY_ID.get(chosen.name)
     size = f"about {info.download_mb / 1000:.1f} GB" if info else "its size"
     checks.append(Check("model", "model", f"{chosen.name} ({chosen.why}; "

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from .errors import Cancelled
 
 STAGE_LABELS = {"sources": "Reading sources", "tracks": "Reading playlists", "download": "Downloading covers",
-                "pictures": "Measuring pictures", "embed": "Embedding covers", "wait": "Waiting"}
+                "pictures": "Measuring pictures", "embed": "Embedding covers", "wait": "Waiting",
+                "model": "Downloading the model"}
+BYTE_STAGES = {"model"}  # stages that count bytes, not items
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,19 @@ class Step:
     def label(self) -> str:
         """What the stage is doing, in words (progress bars and the app's work panel)."""
         return STAGE_LABELS.get(self.stage, self.stage)
+
+    @property
+    def amounts(self) -> str:
+        """How far, in words: "120/340 · 12/s", or for bytes "120 MB of 1.5 GB · 11.2 MB/s"."""
+        if self.stage in BYTE_STAGES:
+            speed = f" · {megabytes(self.rate)}/s" if self.rate else ""
+            return f"{megabytes(self.done)} of {megabytes(self.total)}{speed}" if self.total else ""
+        rate = f" · {self.rate:.0f}/s" if self.rate else ""
+        return f"{self.done}/{self.total}{rate}" if self.total else rate.lstrip(" ·")
+
+
+def megabytes(n: float) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
 
 
 ProgressCallback = Callable[[Step], None]

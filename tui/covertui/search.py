@@ -19,6 +19,7 @@ from .errors import NothingIndexed, QueryError
 from .index import CoverIndex, one_per_picture
 from .models import Hit, SearchResult, Track
 from .orders import ORDERS
+from .progress import CancelToken, ProgressCallback, no_progress
 from .query import Term, parse_query
 
 
@@ -77,16 +78,18 @@ def _carries(track: Track, field: str, name: str) -> bool:
 class Searcher:
     """The search service: a model (text tower first), the index, and the catalog's covers."""
 
-    def __init__(self, settings, model=None, allow_download: bool = True, text: bool = True) -> None:
+    def __init__(self, settings, model=None, allow_download: bool = True, text: bool = True,
+                 progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> None:
         """`text`: load the text tower now; without it the index browses at once, and the first search
-        with words loads it (ClipModel.load)."""
+        with words loads it (ClipModel.load). `progress` and `cancel`: a model download's."""
         from .catalog import Catalog
         from .embed.model import ClipModel
         from .embed.preprocess import PREPROCESS_VERSION
         from .embed.store import EmbeddingStore
 
         self.settings = settings
-        self.model = model or ClipModel(settings, towers=("text",) if text else (), allow_download=allow_download)
+        self.model = model or ClipModel(settings, towers=("text",) if text else (), allow_download=allow_download,
+                                        progress=progress, cancel=cancel)
         self.store = EmbeddingStore(settings.paths, self.model.identity, PREPROCESS_VERSION)
         self._reloading = threading.Lock()
         with Catalog(settings.paths) as catalog:

@@ -123,7 +123,7 @@ def catalog(settings: Settings, device: str) -> list[dict]:
     others = {name for name in (*counts, in_use) if name not in BY_ID}
     for info in RECOMMENDED + tuple(ModelInfo(name, "", "", 0, 0, 0.0) for name in sorted(others)):
         rows.append({"id": info.id, "family": info.family or None, "languages": info.languages or None,
-                     "download_mb": info.download_mb or None, "downloaded": model_is_cached(info.id),
+                     "download_mb": info.download_mb or None, "downloaded": model_is_cached(info.id, settings.paths.models_dir),
                      "vectors": counts.get(info.id, 0), "covers_per_s": rates.get(info.id),
                      "in_use": info.id == in_use, "note": info.note})
     return rows

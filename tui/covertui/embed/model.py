@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..errors import ModelError
+from ..progress import CancelToken, ProgressCallback, no_progress
 
 log = logging.getLogger(__name__)
 
@@ -108,42 +109,36 @@ def _is_local(model: str) -> bool:
     return model.startswith((".", "/", "~")) or Path(model).expanduser().is_dir()
 
 
-def resolve_checkpoint(model: str, allow_download: bool = True) -> Path:
-    """A local directory with the checkpoint: the path itself, or the hub cache (downloading if allowed)."""
+def resolve_checkpoint(model: str, models_dir: Path, allow_download: bool = True,
+                       progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> Path:
+    """A local directory with the checkpoint: the path itself, covertui's models folder, the Hugging Face
+    cache, or a download into covertui's models folder (if allowed), with progress, resumable."""
     if _is_local(model):
         path = Path(model).expanduser()
         if not (path / "config.json").is_file():
             raise ModelError(f"{path} is not a model folder (no config.json). Give a Hugging Face id or a folder "
                              "saved with save_pretrained.")
         return path.resolve()
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import (
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-    )
+    from .download import download, downloaded
 
-    patterns = ["*.json", "*.txt", "*.safetensors"]
-    try:
-        return Path(snapshot_download(model, allow_patterns=patterns, local_files_only=True))
+    if (fetched := downloaded(models_dir, model)) is not None:
+        return fetched
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:  # fetched before by covertui 0.3 or another tool
+        return Path(snapshot_download(model, allow_patterns=["*.json", "*.txt", "*.safetensors"], local_files_only=True))
     except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError) as exc:
-        log.debug("%s is not downloaded: %s", model, exc)
+        log.debug("%s is not in the Hugging Face cache: %s", model, exc)
     if not allow_download or os.environ.get("HF_HUB_OFFLINE") == "1":
         raise ModelError(f"Model {model!r} is not downloaded and downloads are off. Use a local folder instead: "
                          "--model /path/to/checkpoint (or COVERTUI_MODEL).")
-    try:
-        return Path(snapshot_download(model, allow_patterns=patterns))
-    except RepositoryNotFoundError:
-        raise ModelError(f"Unknown model {model!r} on Hugging Face. Check the id, or pass a local folder with "
-                         "--model /path/to/checkpoint.") from None
-    except (HfHubHTTPError, OSError, ValueError) as exc:
-        raise ModelError(f"Could not download model {model!r} ({type(exc).__name__}): offline? Pass a local "
-                         "folder with --model /path/to/checkpoint (or COVERTUI_MODEL).") from None
+    return download(models_dir, model, progress, cancel)
 
 
-def model_is_cached(model: str) -> bool:
+def model_is_cached(model: str, models_dir: Path) -> bool:
     try:
-        resolve_checkpoint(model, allow_download=False)
+        resolve_checkpoint(model, models_dir, allow_download=False)
         return True
     except ModelError:
         return False
@@ -228,14 +223,15 @@ class ClipModel:
     """One checkpoint on one device: encode_pixels / encode_text return L2-normalised numpy rows."""
 
     def __init__(self, settings: Settings, towers: tuple[str, ...] = ("vision", "text"),
-                 allow_download: bool = True) -> None:
+                 allow_download: bool = True, progress: ProgressCallback = no_progress,
+                 cancel: CancelToken | None = None) -> None:
         self.device = resolve_device(settings.device)
         self.dtype_name = resolve_dtype(self.device, settings.dtype)
         from .choice import choose_model
 
         self.chosen = choose_model(settings, self.device)
         self.name = self.chosen.name
-        self.path = resolve_checkpoint(self.name, allow_download)
+        self.path = resolve_checkpoint(self.name, settings.paths.models_dir, allow_download, progress, cancel)
         self.identity = model_identity(self.path, self.name) + ("+int8" if self.dtype_name == "int8" else "")
         self.family = family_of(self.path)
         self.spec = ImageSpec.from_checkpoint(self.path, self.family)

@@ -171,7 +171,7 @@ def embedder(settings):
     def run(covers: dict[str, Path], progress: ProgressCallback, cancel: CancelToken) -> EmbedReport:
         from .preprocess import PREPROCESS_VERSION
 
-        model = ClipModel(settings, towers=())
+        model = ClipModel(settings, towers=(), progress=progress, cancel=cancel)  # a download shows its bytes
         store = EmbeddingStore(settings.paths, model.identity, PREPROCESS_VERSION)
         try:
             report = embed_covers(model, store, covers, progress, cancel, settings.batch_size)
@@ -185,3 +185,17 @@ def embedder(settings):
         return report
 
     return run
+
+
+def embed_library(settings, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> EmbedReport:
+    """Embed every synced cover on disk that the settings' model has no vector for (a model switch), under
+    the sync lock: nothing is asked of Spotify."""
+    from ..catalog import Catalog
+    from ..progress import writing
+    from ..sync import sync_lock
+
+    cancel = cancel or CancelToken()
+    with writing(), sync_lock(settings.paths):
+        with Catalog(settings.paths) as catalog:
+            on_disk = {cid: cover.path for cid, cover in catalog.covers().items() if cover.path is not None}
+        return embedder(settings)(on_disk, progress, cancel)

@@ -148,8 +148,8 @@ class CovertuiApp(App):
         when saved (embed/text_fast.py), then torch's in its place."""
         from ..search import Searcher
 
-        try:
-            searcher = Searcher(self.settings, text=False)
+        try:  # a model to download shows its bytes in the work panel (c cancels, the next start resumes)
+            searcher = Searcher(self.settings, text=False, progress=self.main.report_step, cancel=self.main.model_cancel)
             self.post_message(self.IndexLoaded(searcher))
             if searcher.model.chosen.better:  # covers embedded with an earlier default: what the better one costs
                 self.call_from_thread(self.notify, self._upgrade_note(searcher), title="Model", timeout=30)
@@ -174,6 +174,7 @@ class CovertuiApp(App):
 
     def on_covertui_app_index_loaded(self, event: IndexLoaded) -> None:
         if self.main.is_attached:
+            self.main.model_download_ended()
             self.main.use_searcher(event.searcher)
 
     def on_covertui_app_model_loaded(self, event: ModelLoaded) -> None:
@@ -184,6 +185,7 @@ class CovertuiApp(App):
     def on_covertui_app_model_failed(self, event: ModelFailed) -> None:
         self.notify(event.message, title="Model", severity="error", timeout=15)
         if self.main.is_attached:
+            self.main.model_download_ended()
             self.main.model_failed()
 
     # global keys and what dialogs ask for -----------------------------------------------------
@@ -196,6 +198,12 @@ class CovertuiApp(App):
         for order, label in ORDERS.items():
             yield SystemCommand(f"Order: {label}", f"Show the covers by {label} (ctrl+o cycles)",
                                 partial(self.main.sort_by, order))
+        from ..embed.choice import RECOMMENDED
+
+        for info in RECOMMENDED:  # switching embeds in the background; the model in use searches meanwhile
+            yield SystemCommand(f"Model: {info.id}", f"{info.family}, reads {info.languages}; download about "
+                                f"{info.download_mb / 1000:.1f} GB{', ' + info.note if info.note else ''}",
+                                partial(self.main.switch_model, info.id))
 
     def on_details_screen_copy_requested(self, event: DetailsScreen.CopyRequested) -> None:
         copy_link(self, event.url, event.what)

@@ -7,6 +7,7 @@ apply them. A report that arrives while the app closes (the widgets are gone) is
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import logging
@@ -135,9 +136,18 @@ class MainScreen(Screen):
     class SyncFinished(Message):
         message: str
         severity: SeverityLevel
+        title: str = "Sync"
 
     class IndexReloaded(Message):
         """The searcher picked up covers embedded since it was built."""
+
+    @dataclass
+    class ModelSwitched(Message):
+        """The new model has vectors for the covers and its text tower is in: it searches from now on."""
+
+        searcher: object
+        settings: Settings
+        message: str
 
     @dataclass
     class DevicesOffered(Message):
@@ -158,7 +168,9 @@ class MainScreen(Screen):
         self.graphics = graphics
         self.text_ready = False  # the model's text tower is in: queries with words run
         self.sources: dict = {}
-        self.work_cancel: CancelToken | None = None
+        self.work_cancel: CancelToken | None = None  # a sync or a model switch under way
+        self.work = ""  # which, in words
+        self.model_cancel = CancelToken()  # the app's model download, when it downloads one
         self.order = "relevance"  # of the results; "relevance" browses (no words) as "recent"
         self.has_covers = True  # anything synced: else the grid says how to start
         self._synced = False  # a sync finished in this app
@@ -382,24 +394,31 @@ class MainScreen(Screen):
             self.search_now()
 
     # sync -------------------------------------------------------------------------------------
-    def action_sync(self) -> None:
+    def _begin_work(self, what: str) -> CancelToken | None:
         if self.work_cancel is not None:
-            self.notify("A sync is already running (c cancels it).")
-            return
+            self.notify(f"{self.work} is under way (c cancels it).")
+            return None
+        self.work, self.work_cancel = what, CancelToken()
+        self.work_panel.display = True
+        return self.work_cancel
+
+    def action_sync(self) -> None:
         checked = [self.sources[s] for s in self.checked_sources if s in self.sources]
         if not checked:
-            self.notify("Check at least one source on the left first.", severity="warning")
+            if self.work_cancel is None:
+                self.notify("Check at least one source on the left first.", severity="warning")
             return
         from ...sync import SyncChoice
 
-        self.work_cancel = CancelToken()
-        self.work_panel.display = True
-        self.run_sync(SyncChoice.of(checked), self.work_cancel)
+        if cancel := self._begin_work("A sync"):
+            self.run_sync(SyncChoice.of(checked), cancel)
 
     def action_cancel(self) -> None:
-        if self.work_cancel is not None:
-            self.work_cancel.cancel()
-            self.notify("Cancelling: finished work is kept.")
+        for token in (self.work_cancel, self.model_cancel if self.work_panel.display else None):
+            if token is not None and not token.cancelled:
+                token.cancel()
+                self.notify("Cancelling: finished work is kept.")
+                return
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="sync")
     def run_sync(self, selection, cancel: CancelToken) -> None:
@@ -409,18 +428,20 @@ class MainScreen(Screen):
         settings = self.settings
         severity: SeverityLevel
         try:
-            summary = sync(settings, selection, progress=self._report_step,
+            summary = sync(settings, selection, progress=self.report_step,
                            cancel=cancel, embed=embedder(settings))
             message, severity = summary.sentence(), "information"
         except CovertuiError as exc:
             message, severity = str(exc), "warning"
         self.post_message(self.SyncFinished(message, severity))
 
-    def _report_step(self, step: Step) -> None:
+    def report_step(self, step: Step) -> None:
+        """A step of background work (any thread): the work panel shows it."""
         self.post_message(self.SyncProgressed(step))
 
     @while_mounted
     def on_main_screen_sync_progressed(self, event: SyncProgressed) -> None:
+        self.work_panel.display = True  # the app's model download shows here too
         self.work_panel.report(event.step)
         if event.step.stage == "embed" and time.monotonic() - self._last_reload > RELOAD_EVERY:
             self._last_reload = time.monotonic()
@@ -428,17 +449,65 @@ class MainScreen(Screen):
 
     @while_mounted
     def on_main_screen_sync_finished(self, event: SyncFinished) -> None:
-        self.work_cancel = None
         self.has_covers = self._synced = True
-        self.work_panel.display = False
-        self.notify(event.message, title="Sync", severity=event.severity, timeout=10)
+        self._end_work()
+        self.notify(event.message, title=event.title, severity=event.severity, timeout=10)
         self.load_sources()
         self.reload_index()
 
+    def _end_work(self) -> None:
+        self.work_cancel, self.work = None, ""
+        self.work_panel.display = False
+
+    def model_download_ended(self) -> None:
+        """The app's model is in (or failed): its download's progress goes, unless other work shows."""
+        if self.work_cancel is None:
+            self.work_panel.display = False
+
     def stop_work(self) -> None:
-        """The app quits: a running sync stops between files and batches; finished work is kept."""
+        """The app quits: a running sync, switch or download stops between files and batches; finished
+        work is kept."""
+        self.model_cancel.cancel()
         if self.work_cancel is not None:
             self.work_cancel.cancel()
+
+    # switching models (the command palette) ---------------------------------------------------
+    def switch_model(self, model: str) -> None:
+        """Fetch `model`, embed the covers it has no vectors for, then search with it. The model in use
+        answers until then; cancelling keeps it, and what the new one embedded."""
+        if self.searcher is not None and self.searcher.model.name == model:
+            self.notify(f"{model} is the model in use.")
+            return
+        if cancel := self._begin_work(f"Switching to {model}"):
+            self.notify(f"Switching to {model}: the covers are embedded in the background; the model in use "
+                        "searches until then (c cancels).", title="Model")
+            self.run_switch(model, cancel)
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="sync")
+    def run_switch(self, model: str, cancel: CancelToken) -> None:
+        from ...embed.choice import use
+        from ...embed.pipeline import embed_library
+        from ...search import Searcher
+
+        settings = dataclasses.replace(self.settings, model=model)
+        try:
+            report = embed_library(settings, progress=self.report_step, cancel=cancel)
+            searcher = Searcher(settings, progress=self.report_step, cancel=cancel)
+            use(settings, model)
+        except CovertuiError as exc:
+            self.post_message(self.SyncFinished(f"The model in use stays: {exc}", "warning", "Model"))
+            return
+        failed = f"; {len(report.failed)} could not be read" if report.failed else ""
+        self.post_message(self.ModelSwitched(searcher, settings, f"Now searching with {searcher.model.description}: "
+                                             f"{searcher.indexed} covers ({report.embedded} embedded now{failed})."))
+
+    @while_mounted
+    def on_main_screen_model_switched(self, event: ModelSwitched) -> None:
+        self._end_work()
+        self.settings = event.settings  # a sync from now on embeds with the new model
+        self.notify(event.message, title="Model", timeout=10)
+        self.use_searcher(event.searcher)
+        self.text_tower_ready()
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="reload")
     def reload_index(self) -> None:

@@ -1,4 +1,4 @@
-"""Progress of the background sync: label, bar, counts, rate and ETA."""
+"""Progress of the background work (a sync, a model download): label, bar, amounts, rate and ETA."""
 
 from __future__ import annotations
 
@@ -24,8 +24,6 @@ class WorkPanel(Vertical):
         yield ProgressBar(id="work-bar", show_eta=True)
 
     def report(self, progress: Step) -> None:
-        rate = f" · {progress.rate:.0f}/s" if progress.rate else ""
         detail = f" · {progress.message}" if progress.message else ""
-        counts = f" {progress.done}/{progress.total}" if progress.total else ""
-        self.label.update(plain(f"{progress.label}{counts}{rate}{detail}  (c cancels)"))
+        self.label.update(plain(f"{progress.label} {progress.amounts}{detail}  (c cancels)"))
         self.bar.update(total=progress.total or None, progress=progress.done)
