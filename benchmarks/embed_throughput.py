@@ -29,10 +29,10 @@ def original(path: Path, files: list[Path], device: str = "cpu", batch: int = 64
     import torch
     from PIL import Image
     from torch.utils.data import DataLoader, Dataset
-    from transformers import CLIPModel, CLIPProcessor
+    from transformers import AutoModel, AutoProcessor
 
-    processor = CLIPProcessor.from_pretrained(path)
-    model = CLIPModel.from_pretrained(path).eval().to(device)
+    processor = AutoProcessor.from_pretrained(path)
+    model = AutoModel.from_pretrained(path).eval().to(device)
 
     class Covers(Dataset):
         def __len__(self):
@@ -85,7 +85,8 @@ def model_only(model, n: int, batch: int) -> float:
     import numpy as np
     import torch
 
-    pixels = torch.from_numpy(np.random.default_rng(0).integers(0, 255, (batch, 3, 224, 224), dtype=np.uint8))
+    shape = (batch, 3, model.spec.size if model.spec.fixed else model.spec.crop, model.spec.crop)
+    pixels = torch.from_numpy(np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8))
     model.encode_pixels(pixels[:2])  # warm-up
     started = time.perf_counter()
     done = 0
@@ -98,7 +99,7 @@ def model_only(model, n: int, batch: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=384)
-    parser.add_argument("--shape", default="vit-b32", choices=["vit-b32", "vit-l14"])
+    parser.add_argument("--shape", default="vit-b32", choices=["vit-b32", "vit-l14", "siglip2-b32", "siglip2-so400m"])
     parser.add_argument("--device", default=None)
     parser.add_argument("--dtype", default=None)
     parser.add_argument("--batch", type=int, default=None)
@@ -142,7 +143,7 @@ def main() -> None:
     fresh = dataclasses.replace(settings, paths=fresh_paths("fresh"))
     to_first, to_last = startup(fresh, files, batch)
     if base:
-        print(f"original pipeline (fp32, per-image CLIPProcessor): {base:8.1f} images/s")
+        print(f"original pipeline (fp32, per-image processor): {base:8.1f} images/s")
     print(f"model only ({model.dtype_name}):                       {ceiling:8.1f} images/s")
     print(f"covertui pipeline ({model.dtype_name}):                {ours:8.1f} images/s")
     if base:

@@ -183,13 +183,13 @@ def folding(covers: int = 10_000, dim: int = 512, queries: int = 200) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--shape", default="vit-b32", choices=["vit-b32", "vit-l14"])
+    parser.add_argument("--shape", default="vit-b32", choices=["vit-b32", "vit-l14", "siglip2-b32", "siglip2-so400m"])
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "covertui-bench")
     args = parser.parse_args()
 
     import torch
-    from transformers import AutoTokenizer, CLIPModel
+    from transformers import AutoModel, AutoTokenizer
 
     from covertui.embed.model import ClipModel
     from covertui.index import CoverIndex
@@ -197,8 +197,9 @@ def main() -> None:
     path = checkpoint(args.work, args.shape)
     model = ClipModel(settings_for(path, None), towers=("text",))
     print(f"model: {model.description} (text tower only)")
-    full = CLIPModel.from_pretrained(path).eval()
+    full = AutoModel.from_pretrained(path).eval()
     tokenizer = AutoTokenizer.from_pretrained(path)
+    pad = {"padding": "max_length", "max_length": 64} if model.family == "siglip" else {}
     results = {}
     for n in (10_000, 100_000):
         index = CoverIndex([f"c{i}" for i in range(n)], random_vectors(n, model.dim))
@@ -217,7 +218,7 @@ def main() -> None:
         for text in texts:  # baseline, in its own loop so that neither evicts the other from the caches
             started = time.perf_counter()
             with torch.no_grad():
-                feats = full.get_text_features(**tokenizer([text], return_tensors="pt")).pooler_output
+                feats = full.get_text_features(**tokenizer([text], return_tensors="pt", **pad)).pooler_output
                 feats = (feats / feats.norm(dim=-1, keepdim=True))[0].numpy()
             np.argsort(-(index.matrix @ feats))[:50]
             naive.append((time.perf_counter() - started) * 1000)

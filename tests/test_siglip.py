@@ -65,14 +65,23 @@ def test_variable_resolution_and_unknown_checkpoints_are_refused_clearly(tmp_pat
         family_of(tmp_path)
 
 
-def test_text_vectors_match_transformers_in_three_scripts(make_settings, tiny_siglip):
+@pytest.mark.parametrize("tower", ["NumpyText", "SiglipTextModel"])
+def test_text_vectors_match_transformers_in_three_scripts(make_settings, tiny_siglip, tower):
+    """The app's numpy tower (saved from the checkpoint's files, no torch) and transformers' tower (GPU,
+    int8, or after the first answer) both give transformers' reference vectors."""
+    from transformers import AutoTokenizer
+
     ours = ClipModel(make_settings(COVERTUI_MODEL=str(tiny_siglip)), towers=("text",))
+    if tower == "SiglipTextModel":
+        ours.load_torch_text()
+    assert type(ours.text).__name__ == tower
     assert ours.family == "siglip" and ours.lowercase and ours.max_length == 64
-    got = ours.encode_text(QUERIES)
+    got = ours.encode_text(QUERIES + ["cat " * 80])  # the last: cut at 64 tokens
     expected, _ = reference(tiny_siglip, [q.lower() for q in QUERIES])  # SigLIP 2 reads lowercased text
-    assert got.shape == (4, 32) and cosines(got, expected).min() > 0.999
-    tokens = ours.tokenizer(QUERIES[2])["input_ids"]
-    assert ours.tokenizer.unk_token_id not in tokens and len(tokens) > 3  # Japanese reaches the model as text
+    assert got.shape == (5, 32) and cosines(got[:4], expected).min() > 0.999
+    tokenizer = AutoTokenizer.from_pretrained(tiny_siglip)
+    tokens = tokenizer(QUERIES[2])["input_ids"]
+    assert tokenizer.unk_token_id not in tokens and len(tokens) > 3  # Japanese reaches the model as text
 
 
 def test_image_vectors_match_transformers_on_covers_that_are_not_square(make_settings, tiny_siglip, tmp_path):

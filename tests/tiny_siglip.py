@@ -37,20 +37,28 @@ def _gemma_style_tokenizer(path: Path) -> None:
         "add_bos_token": False, "add_eos_token": True, "padding_side": "right"}))
 
 
+# shaped as the released checkpoints (random weights: the compute and memory cost is real), for benchmarks
+SIGLIP2_B32 = dict(hidden=768, layers=12, heads=12, image_size=256, patch=32, vocab_size=256_000)
+SIGLIP2_SO400M = dict(hidden=1152, layers=27, heads=16, intermediate=4304, image_size=256, patch=16,
+                      vocab_size=256_000)
+
+
 def make_siglip(path: Path, hidden: int = 32, layers: int = 2, heads: int = 4, image_size: int = 64,
-                patch: int = 16, max_length: int = 64, seed: int = 0) -> Path:
+                patch: int = 16, max_length: int = 64, seed: int = 0, intermediate: int | None = None,
+                vocab_size: int | None = None) -> Path:
     import torch
     from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     _gemma_style_tokenizer(path)
-    vocab_size = len(json.loads((path / "tokenizer.json").read_text())["model"]["vocab"])
+    vocab_size = max(vocab_size or 0, len(json.loads((path / "tokenizer.json").read_text())["model"]["vocab"]))
+    intermediate = intermediate or 4 * hidden
     config = SiglipConfig(
-        text_config=dict(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=4 * hidden,
+        text_config=dict(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=intermediate,
                          num_hidden_layers=layers, num_attention_heads=heads, max_position_embeddings=max_length,
                          pad_token_id=0, eos_token_id=1, bos_token_id=2, projection_size=hidden),
-        vision_config=dict(hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
+        vision_config=dict(hidden_size=hidden, intermediate_size=intermediate, num_hidden_layers=layers,
                            num_attention_heads=heads, image_size=image_size, patch_size=patch),
     )
     torch.manual_seed(seed)

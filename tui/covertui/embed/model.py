@@ -264,9 +264,9 @@ class ClipModel:
     def numpy_text(self) -> bool:
         """Whether the text tower is the numpy one (text_fast.py): the first to load, not the fastest to
         run (its fp32 weights are read at each query: ~3x torch's bf16 per query on 2 cores)."""
-        from .text_fast import NumpyClipText
+        from .text_fast import NumpyText
 
-        return isinstance(self.text, NumpyClipText)
+        return isinstance(self.text, NumpyText)
 
     def load(self, tower: str) -> None:
         """Load one tower ("vision" or "text") if it is not loaded yet. The text tower comes from numpy
@@ -279,8 +279,11 @@ class ClipModel:
             if tower == "text" and self._fast_text:
                 from . import text_fast
 
+                if self.family == "siglip" and not text_fast.saved(self.cache_dir, self.identity):
+                    self._export_siglip_text()  # from the checkpoint's files: torch's tower is never built
                 fast = text_fast.load(self.cache_dir, self.identity)
                 if fast is not None:
+                    self.max_length, self.lowercase = fast.max_length, fast.lowercase
                     self.tokenizer, self.dim, self.text = fast.tokenizer, fast.dim, fast
                     return
             self._load_torch(tower)
@@ -294,7 +297,22 @@ class ClipModel:
 
     @property
     def _fast_text(self) -> bool:
-        return self.family == "clip" and self.device == "cpu" and self.dtype_name != "int8"
+        return self.device == "cpu" and self.dtype_name != "int8"
+
+    def _export_siglip_text(self) -> None:
+        _quiet_transformers()
+        from transformers import AutoConfig, AutoTokenizer
+
+        from . import text_fast
+
+        try:
+            config = AutoConfig.from_pretrained(self.path).text_config
+            tokenizer = AutoTokenizer.from_pretrained(self.path)
+        except (OSError, ValueError, ImportError, AttributeError) as exc:  # transformers' path says it better
+            log.info("no numpy text tower for %s: %s", self.name, exc)
+            return
+        text_fast.export_siglip(self.cache_dir, self.identity, self.path, config, tokenizer,
+                                lowercase=_gemma_vocabulary(tokenizer))
 
     def _load_torch(self, tower: str) -> None:
         """Load a tower through transformers (under the load locks); a text tower is saved for numpy."""
@@ -338,7 +356,7 @@ class ClipModel:
                 model(**self._tokens(tokenizer, ["warm up"]))
             from . import text_fast
 
-            if self._fast_text and not text_fast.saved(self.cache_dir, self.identity):
+            if self._fast_text and self.family == "clip" and not text_fast.saved(self.cache_dir, self.identity):
                 text_fast.export(self.cache_dir, self.identity, model, tokenizer, sub)  # the next start: numpy
             self.tokenizer = tokenizer  # before the tower: a query under way uses either pair whole
         self.dim = int(dim)
