@@ -311,8 +311,11 @@ class ClipModel:
         except (OSError, ValueError, ImportError, AttributeError) as exc:  # transformers' path says it better
             log.info("no numpy text tower for %s: %s", self.name, exc)
             return
-        text_fast.export_siglip(self.cache_dir, self.identity, self.path, config, tokenizer,
-                                lowercase=_gemma_vocabulary(tokenizer))
+        try:
+            text_fast.export_siglip(self.cache_dir, self.identity, self.path, config, tokenizer,
+                                    lowercase=_gemma_vocabulary(tokenizer))
+        except Exception as exc:  # an odd checkpoint file: transformers' tower still works
+            log.warning("no numpy text tower for %s: %r", self.name, exc)
 
     def _load_torch(self, tower: str) -> None:
         """Load a tower through transformers (under the load locks); a text tower is saved for numpy."""

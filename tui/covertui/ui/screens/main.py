@@ -404,9 +404,8 @@ class MainScreen(Screen):
 
     def action_sync(self) -> None:
         checked = [self.sources[s] for s in self.checked_sources if s in self.sources]
-        if not checked:
-            if self.work_cancel is None:
-                self.notify("Check at least one source on the left first.", severity="warning")
+        if not checked and self.work_cancel is None:
+            self.notify("Check at least one source on the left first.", severity="warning")
             return
         from ...sync import SyncChoice
 
