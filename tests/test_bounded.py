@@ -393,7 +393,10 @@ async def test_the_login_screen_says_where_a_foreign_endpoint_sends_the_login(fa
 
     app = AppUnderTest(settings)  # not logged in: the login screen; the fake is not Spotify's own service
     async with app.run_test() as pilot:
-        await until(pilot, lambda: isinstance(app.screen, AuthScreen))
-        shown = "\n".join(str(w.render()) for w in app.screen.query("Static"))
-        assert "Not Spotify's own service" in shown and f"COVERTUI_SPOTIFY_ACCOUNTS_URL={fake.url}" in shown
+        def shown() -> str:
+            return "\n".join(str(w.render()) for w in app.screen.query("Static"))
+
+        # the screen is pushed before its widgets are composed: a busy machine shows them later
+        await until(pilot, lambda: isinstance(app.screen, AuthScreen) and "Not Spotify's own service" in shown())
+        assert f"COVERTUI_SPOTIFY_ACCOUNTS_URL={fake.url}" in shown()
         assert any("Not Spotify's own endpoint" in note for note in app.notes)
