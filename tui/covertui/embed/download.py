@@ -113,7 +113,6 @@ class _Meter:
     def __init__(self, model_id: str, total: int, progress: ProgressCallback) -> None:
         self.model_id, self.total, self.progress = model_id, total, progress
         self.done, self._rate, self._last = 0, RateMeter(), 0.0
-        self.speed = 0.0
 
     def add(self, n: int) -> None:
         self.done += n
@@ -121,11 +120,10 @@ class _Meter:
 
     def report(self, force: bool = False) -> None:
         now = time.monotonic()
-        self.speed = self._rate.update(self.done)
+        speed = self._rate.update(self.done)
         if force or now - self._last >= REPORT_EVERY:
             self._last = now
-            self.progress(Step("model", self.done, self.total, bytes=self.done, rate=self.speed,
-                               message=self.model_id))
+            self.progress(Step("model", self.done, self.total, bytes=self.done, rate=speed, message=self.model_id))
 
 
 def _fetch(model_id: str, sha: str, planned: Planned, path: Path, meter: _Meter, cancel: CancelToken) -> None:

@@ -119,7 +119,7 @@ def resolve_checkpoint(model: str, models_dir: Path, allow_download: bool = True
             raise ModelError(f"{path} is not a model folder (no config.json). Give a Hugging Face id or a folder "
                              "saved with save_pretrained.")
         return path.resolve()
-    from .download import download, downloaded
+    from .download import PATTERNS, download, downloaded
 
     if (fetched := downloaded(models_dir, model)) is not None:
         return fetched
@@ -127,7 +127,7 @@ def resolve_checkpoint(model: str, models_dir: Path, allow_download: bool = True
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:  # fetched before by covertui 0.3 or another tool
-        return Path(snapshot_download(model, allow_patterns=["*.json", "*.txt", "*.safetensors"], local_files_only=True))
+        return Path(snapshot_download(model, allow_patterns=list(PATTERNS), local_files_only=True))
     except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError) as exc:
         log.debug("%s is not in the Hugging Face cache: %s", model, exc)
     if not allow_download or os.environ.get("HF_HUB_OFFLINE") == "1":
