@@ -29,10 +29,23 @@ EMULATORS = {
     "kitty-0.35": Emulator("kitty(0.35.2)", "62;c;52", True),
     "kitty-0.26": Emulator("kitty(0.26.5)", "62;c;52", True),
     "wezterm": Emulator("WezTerm 20240203-110809-5046fc22", "65;4;6;18;22", True),
+    "iterm2": Emulator("iTerm2 3.5.10", "62;4", True),  # answers the kitty query, has no placeholders
+    "vscode": Emulator("xterm.js(6.1.0-beta.128)", "62;4;9;22", False),  # VS Code's engine, images on
+    "vscode-6.0": Emulator(None, "62;4;9;22", False),  # xterm.js 6.0 says no XTVERSION: TERM_PROGRAM tells
+    "vscode-no-images": Emulator("xterm.js(6.1.0-beta.128)", "1;2", False),  # terminal.integrated.enableImages off
     "plain": Emulator(None, "1;2", False),  # a VT100-like terminal: DA1 only
     "silent": Emulator(None, None, False),  # answers nothing (a serial line, a dumb pipe with a tty)
 }
 _KITTY_QUERY = re.compile(rb"\x1b_Gi=(\d+)[^\x1b]*a=q[^\x1b]*\x1b\\")
+
+
+def _controlling_terminal() -> None:
+    """In the child, a session leader now: the pty becomes its controlling terminal, as a terminal
+    emulator's shell has it, so that a resize reaches it as SIGWINCH."""
+    import fcntl
+    import termios
+
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 class FakeTerminal:
@@ -47,7 +60,7 @@ class FakeTerminal:
         rows, columns = size
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, *pixels))  # (0, 0): asked
         self.process = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=_controlling_terminal)
         os.close(slave)
         self.output = bytearray()
         self.writes: list[tuple[float, int, int]] = []  # (time.monotonic(), offset, bytes) of each read: benchmarks
@@ -93,6 +106,14 @@ class FakeTerminal:
             yield match.start(), match.end(), "kitty", reply
         for match in re.finditer(rb"\x1b\[0?c", data):
             yield match.start(), match.end(), "da1", f"\x1b[?{emulator.da1}c".encode()
+
+    def resize(self, size: tuple[int, int], pixels: tuple[int, int] = (0, 0)) -> None:
+        """The window (or its font) changed: a new size in cells and pixels; the kernel sends SIGWINCH."""
+        import fcntl
+        import struct
+        import termios
+
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", *size, *pixels))
 
     def type(self, text: str) -> None:
         os.write(self.master, text.encode())

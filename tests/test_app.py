@@ -83,6 +83,9 @@ async def test_search_shows_the_expected_covers_and_keys_move(synced):
         assert tiles(app) == expected[:grid.page_size]  # tiles for the rows on screen only
         assert len(app.query(CoverTile)) == grid.page_size
         assert "covers indexed" in str(app.query_one("#status").render())
+        for tile in app.query(CoverTile):  # pictures square (11 rows of 1:2 cells: 22 columns) and centred
+            art, inside = tile.art.region, tile.content_region
+            assert art.width == 22 and art.x - inside.x == inside.right - art.right == 1
         await pilot.press("down")
         assert app.focused is grid and grid.selected == 0
         await pilot.press("right", "l")

@@ -107,7 +107,15 @@ def test_kitty_pictures_are_sent_once_and_drawn_again_as_text(synced, cli_env):
                 break
             time.sleep(0.1)
         term.type("\x1b")
-        term.wait_for(kitty.PLACEHOLDER, 30, after=helped)  # the covers drawn again
+        closed = len(term.wait_for(kitty.PLACEHOLDER, 30, after=helped))  # the covers drawn again
+        term.type("\x10")  # ctrl+p: the command palette, whose backdrop must not dim the placeholders' colours
+        paletted = len(term.wait_for("Search for commands", 30, after=closed))
+        for _ in range(300):
+            under_palette = {i for _, i, _, _ in read_kitty(term.text()[paletted:])[2]}
+            if len(under_palette) >= 6:
+                break
+            time.sleep(0.1)
+        term.type("\x1b")
         term.type("\x11")
         assert term.process.wait(30) == 0
     finally:
@@ -120,6 +128,7 @@ def test_kitty_pictures_are_sent_once_and_drawn_again_as_text(synced, cli_env):
         assert image_id in pictures and pictures[image_id][0] < at, "a cell drawn before its picture was sent"
         assert row < pictures[image_id][2] and column < pictures[image_id][1]
     assert len(under_help) >= 6, "the covers around the help dialog vanished"
+    assert len(under_palette) >= 4, "the covers below the command palette vanished (it hides the top rows)"
     assert not [p for p in pictures.values() if p[0] > browsed_again], \
         "browsing again or closing a dialog sent pictures again"
     first_cell = next(i for at, i, row, column in cells if row == column == 0 and browsed < at < queried)

@@ -21,17 +21,23 @@ from fake_terminal import FakeTerminal
 COVERTUI = str(Path(sys.executable).with_name("covertui"))
 
 
-@pytest.mark.parametrize("emulator, protocol, words", [
-    ("xterm-sixel", "sixel", "xterm 379 reports sixel"),
-    ("kitty-0.35", "kitty", "kitty 0.35.2 draws kitty graphics placeholders"),
-    ("kitty-0.26", "halfcell", "kitty 0.26.5 has no kitty graphics placeholders"),
-    ("wezterm", "sixel", "lack the placeholders"),
-    ("plain", "halfcell", "reports neither sixel nor kitty"),
-    ("silent", "halfcell", "did not answer"),
+@pytest.mark.parametrize("emulator, program, protocol, words", [
+    ("xterm-sixel", "", "sixel", "xterm 379 reports sixel"),
+    ("kitty-0.35", "", "kitty", "kitty 0.35.2 draws kitty graphics placeholders"),
+    ("kitty-0.26", "", "halfcell", "kitty 0.26.5 has no kitty graphics placeholders"),
+    ("wezterm", "WezTerm", "iterm", "wezterm 20240203-110809-5046fc22 draws iTerm2 inline images"),
+    ("iterm2", "iTerm.app", "iterm", "iterm2 3.5.10 draws iTerm2 inline images"),
+    ("vscode", "vscode", "iterm", "vscode 6.1.0-beta.128 draws iTerm2 inline images"),
+    ("vscode-6.0", "vscode", "iterm", "vscode 1.107.0 draws iTerm2 inline images"),
+    ("vscode-no-images", "vscode", "halfcell", "has its images off"),
+    ("plain", "", "halfcell", "reports neither sixel nor kitty"),
+    ("silent", "", "halfcell", "did not answer"),
 ])
-def test_doctor_on_a_terminal_names_the_protocol_and_why(emulator, protocol, words, tmp_path):
+def test_doctor_on_a_terminal_names_the_protocol_and_why(emulator, program, protocol, words, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "KITTY_WINDOW_ID", "TERM_PROGRAM")}
     env.update(TERM="xterm-256color", COVERTUI_HOME=str(tmp_path / "home"), SPOTIPY_CLIENT_ID="")
+    if program:
+        env.update(TERM_PROGRAM=program, TERM_PROGRAM_VERSION="1.107.0")
     term = FakeTerminal(emulator, [COVERTUI, "doctor", "--json"], env)
     try:
         text = term.wait_for("]", 60)
@@ -43,6 +49,8 @@ def test_doctor_on_a_terminal_names_the_protocol_and_why(emulator, protocol, wor
     assert graphics["value"].startswith(protocol + ":") and words in graphics["value"], graphics
     if emulator == "kitty-0.26":
         assert "kitty >= 0.28" in graphics["hint"]
+    if emulator == "vscode-no-images":
+        assert "`terminal.integrated.enableImages`" in graphics["hint"] and graphics["status"] == "warn"
     if emulator != "silent":
         assert term.queries[-1] == "da1"  # one round of queries, DA1 last: its answer ends the wait
         assert term.queries.count("kitty") == 1
@@ -70,7 +78,12 @@ def test_decisions_from_answers():
         ("kitty", "0.35.2", (10, 20), True, False)
     assert decide(kitty, {}).protocol == "kitty"
     assert decide(Answers(name="ghostty", version="1.0.1", da1=[62, 22]), {}).protocol == "kitty"
-    assert decide(Answers(name="konsole", da1=[62, 4], kitty_graphics=True), {}).protocol == "sixel"
+    assert decide(Answers(name="konsole", da1=[62, 4], kitty_graphics=True), {}).protocol == "iterm"
+    assert decide(Answers(da1=[62, 4]), {"KONSOLE_VERSION": "230804"}).protocol == "iterm"
+    assert decide(Answers(da1=[61]), {"TERM_PROGRAM": "WarpTerminal"}).protocol == "iterm"  # its only protocol
+    assert decide(Answers(name="mintty", version="3.7.4", da1=[62, 4]), {}).protocol == "iterm"
+    assert "-ti vt340" in decide(Answers(name="xterm", version="379", da1=[63, 1]), {}).hint  # a setting away
+    assert "1.22" in decide(Answers(da1=[61]), {"WT_SESSION": "x"}).hint  # a newer version away
     old = decide(Answers(da1=[62], kitty_graphics=True), {"KITTY_WINDOW_ID": "1"})  # no XTVERSION: kitty < 0.2x
     assert old.protocol == "halfcell" and "0.28" in old.hint
     assert decide(Answers(name="foot", version="1.16", da1=[62, 4]), {}).protocol == "sixel"
@@ -87,11 +100,22 @@ def test_decisions_from_answers():
     (Tmux("3.3a", "kitty(0.26.5)", "xterm-kitty", {"RGB"}, "on"), "halfcell", ""),
     (Tmux("3.4", "XTerm(379)", "xterm", {"sixel", "RGB"}, "off"), "sixel", ""),
     (Tmux("3.3a", "XTerm(379)", "xterm-256color", {"RGB"}, "off"), "halfcell", "tmux >= 3.4 built with sixel"),
+    (Tmux("3.3a", "WezTerm 20240203-110809-5046fc22", "xterm-256color", {"RGB"}, "on"), "iterm", ""),
+    (Tmux("3.3a", "iTerm2 3.5.10", "xterm-256color", {"RGB"}, "off"), "halfcell", "`set -g allow-passthrough on`"),
 ])
 def test_decisions_in_tmux(tmux, protocol, hint):
     choice = decide(None, {"TMUX": "/tmp/tmux-0/default,1,0"}, tmux)
     assert choice.protocol == protocol and hint in choice.hint
-    assert choice.passthrough == (protocol == "kitty")
+    assert choice.passthrough == (protocol in ("kitty", "iterm"))
+
+
+def test_doctor_prints_each_section_once():
+    from covertui.doctor import Check, render
+
+    text = render([Check("terminal", "TERM", "tmux-256color"), Check("clipboard", "tmux set-clipboard", "on"),
+                   Check("terminal", "tmux allow-passthrough", "on"), Check("spotify", "client id", "set")])
+    assert [line for line in text.splitlines() if line.startswith("[")] == ["[terminal]", "[clipboard]", "[spotify]"]
+    assert text.index("allow-passthrough") < text.index("[clipboard]")
 
 
 def test_kitty_graphics_are_wrapped_for_tmux():

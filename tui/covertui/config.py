@@ -35,7 +35,7 @@ SCOPES = f"{READ_SCOPES} {WRITE_SCOPES}"
 CONCURRENCY = 16  # parallel cover downloads
 REQUEST_TIMEOUT = 10.0  # s per HTTP request
 MAX_RETRY_WAIT = 30.0  # s: the longest Spotify rate-limit wait sat through
-GRAPHICS_CHOICES = ("auto", "kitty", "sixel", "halfcell", "unicode")
+GRAPHICS_CHOICES = ("auto", "kitty", "iterm", "sixel", "halfcell", "unicode")
 
 
 @dataclass(frozen=True)

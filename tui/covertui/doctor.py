@@ -50,7 +50,7 @@ def terminal_checks(settings: Settings) -> list[Check]:
     chosen = choose(settings.graphics)
     if chosen.terminal:
         checks.append(Check("terminal", "terminal", chosen.terminal, "info"))
-    shows = chosen.protocol in ("kitty", "sixel")
+    shows = chosen.protocol in ("kitty", "iterm", "sixel")
     checks.append(Check("terminal", "graphics", f"{chosen.protocol}: {chosen.reason}" if chosen.reason else chosen.protocol,
                         "ok" if shows else "warn" if sys.stdout.isatty() else "info", "" if shows else chosen.hint))
     cell = measured_cell(chosen)
@@ -206,8 +206,11 @@ def run_checks(settings: Settings) -> list[Check]:
 
 def render(checks: list[Check]) -> str:
     marks = {"ok": "ok ", "warn": "!! ", "error": "XX ", "info": "   "}
+    first: dict[str, int] = {}  # each section once, where it first is (tmux's clipboard check sits among terminal's)
+    for n, check in enumerate(checks):
+        first.setdefault(check.section, n)
     lines, section = [], None
-    for check in checks:
+    for check in sorted(checks, key=lambda check: first[check.section]):
         if check.section != section:
             section = check.section
             lines.append(f"\n[{section}]")

@@ -8,9 +8,12 @@ wait. Inside tmux, nothing that tmux would turn into a pane title is sent: tmux 
 outer terminal is (`client_termtype`), what it can do (`client_termfeatures`), and whether it lets
 graphics through (`allow-passthrough`).
 
-Protocols: kitty graphics need Unicode placeholders (kitty >= 0.28, Ghostty); WezTerm and Konsole
-answer the kitty query without drawing placeholders, so they get sixel; sixel where DA1 says so;
-half-cell blocks otherwise.
+Protocols: kitty graphics need Unicode placeholders (kitty >= 0.28, Ghostty); iTerm2's inline images
+(OSC 1337) go to the terminals known by name to draw them best: WezTerm (its sixel is glitchy, its
+kitty placeholders are not merged), iTerm2 (which answers the kitty query but has no placeholders),
+Warp (its only protocol), mintty, Konsole, and VS Code's terminal (xterm.js) when its images are on
+(then DA1 says sixel; it decodes OSC 1337 without saying so); sixel where DA1 says so; half-cell
+blocks otherwise, with a hint where a setting or a newer version would give pictures.
 """
 
 from __future__ import annotations
@@ -36,7 +39,12 @@ _CELL = re.compile(r"\x1b\[6;(\d+);(\d+)t")
 _KITTY = re.compile(r"\x1b_Gi=" + str(QUERY_ID) + r"[^;]*;([^\x1b]*)\x1b\\")
 _NAME_VERSION = re.compile(r"^\s*([A-Za-z][\w.+-]*?)[\s(]+v?([\d][\w.+-]*)\)?\s*$")
 PLACEHOLDERS = {"kitty", "ghostty"}  # draw kitty graphics through Unicode placeholders
-SIXEL_TERMINALS = {"wezterm", "konsole", "foot", "mlterm", "contour", "iterm2", "xterm", "mintty", "blackbox"}
+INLINE_TERMINALS = {"wezterm", "iterm2", "warp", "mintty", "konsole"}  # iTerm2's inline images, by name
+XTERM_JS = {"vscode", "xterm.js"}  # inline images where the image addon is on (DA1 then says sixel)
+SIXEL_TERMINALS = {"foot", "mlterm", "contour", "xterm", "blackbox"}
+ALIASES = {"iterm.app": "iterm2", "warpterminal": "warp"}  # TERM_PROGRAM's spellings
+VSCODE_IMAGES = "In VS Code, turn on `terminal.integrated.enableImages` (with `terminal.integrated.gpuAcceleration` " \
+                "not `off`) and open a new terminal for real covers."
 TMUX_CONF = "~/.tmux.conf"
 DEFAULT_CELL = (10, 20)  # VT340's, what textual-image assumes too when a terminal does not say
 
@@ -74,11 +82,11 @@ class Tmux:
 
 @dataclass
 class Choice:
-    protocol: str  # kitty, sixel, halfcell or unicode
+    protocol: str  # kitty, iterm, sixel, halfcell or unicode
     reason: str  # why, in words (doctor shows it)
     hint: str = ""  # what would give real pictures, when they are not shown
     terminal: str = ""  # the terminal, e.g. "kitty 0.35.2", "xterm 379 in tmux 3.3a"
-    passthrough: bool = False  # kitty graphics wrapped for tmux
+    passthrough: bool = False  # kitty graphics or inline images wrapped for tmux
     cell: tuple[int, int] | None = None
 
 
@@ -169,21 +177,36 @@ def _placeholders(name: str, version: str) -> bool:
     return name in PLACEHOLDERS
 
 
+def _name(answers: Answers, env: dict) -> tuple[str, str]:
+    """The terminal's name (lower case, one spelling) and version: XTVERSION's, else the environment's."""
+    name, version = answers.name, answers.version
+    if not name and env.get("KITTY_WINDOW_ID"):
+        name = "kitty"
+    if not name and env.get("TERM_PROGRAM"):
+        name, version = env["TERM_PROGRAM"].lower(), env.get("TERM_PROGRAM_VERSION", "")
+    if not name and env.get("KONSOLE_VERSION"):
+        name, version = "konsole", env["KONSOLE_VERSION"]
+    if name == "xterm.js" and env.get("TERM_PROGRAM", "").lower() == "vscode":
+        name = "vscode"  # VS Code's terminal names its engine: the hint is VS Code's
+    return ALIASES.get(name, name), version
+
+
 def decide(answers: Answers | None, env: dict, tmux: Tmux | None = None) -> Choice:
     """The protocol for what the terminal (and tmux) said."""
     if env.get("TMUX"):
         return _decide_in_tmux(tmux or Tmux(), env)
     if answers is None or answers.da1 is None:
         return Choice("halfcell", "the terminal did not answer its queries", "", env.get("TERM", ""))
-    name, version = answers.name, answers.version
-    if not name and env.get("KITTY_WINDOW_ID"):
-        name = "kitty"
-    if not name and env.get("TERM_PROGRAM"):
-        name, version = env["TERM_PROGRAM"].lower(), env.get("TERM_PROGRAM_VERSION", "")
+    name, version = _name(answers, env)
     terminal = f"{name} {version}".strip() or env.get("TERM", "unknown terminal")
     choice = Choice("halfcell", "", "", terminal, cell=answers.cell)
     if _placeholders(name, version) and (answers.kitty_graphics or name in PLACEHOLDERS):
         choice.protocol, choice.reason = "kitty", f"{terminal} draws kitty graphics placeholders"
+    elif name in INLINE_TERMINALS or (name in XTERM_JS and answers.sixel):
+        choice.protocol, choice.reason = "iterm", f"{terminal} draws iTerm2 inline images"
+    elif name in XTERM_JS:
+        choice.reason = f"{terminal} has its images off"
+        choice.hint = VSCODE_IMAGES
     elif answers.sixel:
         choice.protocol, choice.reason = "sixel", f"{terminal} reports sixel"
         if answers.kitty_graphics and name != "kitty":
@@ -193,14 +216,27 @@ def decide(answers: Answers | None, env: dict, tmux: Tmux | None = None) -> Choi
         choice.hint = "kitty >= 0.28 shows real covers (kitty graphics with Unicode placeholders)."
     else:
         choice.reason = f"{terminal} reports neither sixel nor kitty graphics placeholders"
-        choice.hint = "Real covers need sixel or kitty graphics: kitty >= 0.28, WezTerm, foot, Konsole, iTerm2, " \
-                      "or xterm started with -ti vt340."
+        choice.hint = _no_graphics_hint(name, env)
     return choice
+
+
+def _no_graphics_hint(name: str, env: dict) -> str:
+    """What gives real covers in a terminal that shows none: its setting or version where one is known."""
+    if name == "xterm":
+        return "Start xterm with `-ti vt340` (or set `XTerm*decTerminalID: vt340` in ~/.Xresources) for sixel covers."
+    if env.get("WT_SESSION"):
+        return "Windows Terminal 1.22 or newer draws sixel: real covers after an update."
+    if env.get("VTE_VERSION"):
+        return "This VTE terminal (GNOME Terminal, Tilix, ...) draws sixel from VTE 0.76 when built with sixel " \
+               "support; else use WezTerm, kitty or foot."
+    return "Real covers need sixel, kitty graphics or iTerm2 inline images: kitty >= 0.28, WezTerm, iTerm2, " \
+           "Ghostty, foot, Konsole, VS Code with images on, or xterm started with -ti vt340."
 
 
 def _decide_in_tmux(tmux: Tmux, env: dict) -> Choice:
     outer = parse(f"\x1bP>|{tmux.outer}\x1b\\") if tmux.outer else Answers()
     name = outer.name or ("kitty" if "kitty" in tmux.termname else tmux.termname.split("-")[0])
+    name = ALIASES.get(name, name)
     terminal = f"{(name + ' ' + outer.version).strip() or 'unknown terminal'} in tmux {tmux.version}".strip()
     passthrough = tmux.passthrough in ("on", "all")
     new_enough = _version(tmux.version) >= TMUX_PASSTHROUGH
@@ -208,6 +244,9 @@ def _decide_in_tmux(tmux: Tmux, env: dict) -> Choice:
     rgb = "RGB" in tmux.features  # else tmux rounds the placeholders' colour, which is the image id
     if kitty_outside and passthrough and new_enough and rgb:
         return Choice("kitty", f"{terminal}: kitty graphics through allow-passthrough", terminal=terminal,
+                      passthrough=True)
+    if name in INLINE_TERMINALS and passthrough and new_enough:
+        return Choice("iterm", f"{terminal}: iTerm2 inline images through allow-passthrough", terminal=terminal,
                       passthrough=True)
     if "sixel" in tmux.features:
         return Choice("sixel", f"{terminal}: tmux draws sixel", terminal=terminal)
@@ -220,6 +259,9 @@ def _decide_in_tmux(tmux: Tmux, env: dict) -> Choice:
         choice.hint = f"Add {' and '.join(f'`{line}`' for line in lines)} to {TMUX_CONF} for real covers (kitty graphics)."
     elif kitty_outside:
         choice.hint = "tmux >= 3.3 with `set -g allow-passthrough on` shows real covers in kitty."
+    elif name in INLINE_TERMINALS:
+        choice.hint = f"Add `set -g allow-passthrough on` to {TMUX_CONF} for real covers (iTerm2 inline images)." \
+            if new_enough else "tmux >= 3.3 with `set -g allow-passthrough on` shows real covers in this terminal."
     elif name in SIXEL_TERMINALS:
         choice.hint = "tmux >= 3.4 built with sixel support shows real covers in this terminal."
     return choice
@@ -251,12 +293,12 @@ def identify(env: dict | None = None, timeout: float = 1.0) -> Choice:
 
 
 def choose(choice: str = "auto", detected: Choice | None = None) -> Choice:
-    """The protocol named (kitty, sixel, halfcell, unicode), or for "auto" the one the terminal
+    """The protocol named (kitty, iterm, sixel, halfcell, unicode), or for "auto" the one the terminal
     (identify(), or `detected`) can show."""
     if choice == "auto":
         return detected or identify()
     return Choice(choice, "forced (--graphics or COVERTUI_GRAPHICS)", cell=detected.cell if detected else None,
-                  passthrough=bool(os.environ.get("TMUX")))  # kitty graphics in tmux: wrapped
+                  passthrough=bool(os.environ.get("TMUX")))  # kitty graphics, inline images in tmux: wrapped
 
 
 def measured_cell(choice: Choice) -> CellSize | None:
@@ -272,13 +314,28 @@ def ioctl_cell() -> tuple[int, int] | None:
     import sys
     import termios
 
+    stream = sys.__stderr__ or sys.stderr  # where Textual draws (sys.stderr is Textual's capture while it runs)
     try:
-        rows, columns, width, height = struct.unpack("HHHH", fcntl.ioctl(sys.stderr.fileno(), termios.TIOCGWINSZ,
-                                                                         b"\0" * 8))  # where Textual draws
-    except (OSError, ValueError) as exc:
+        rows, columns, width, height = struct.unpack("HHHH", fcntl.ioctl(stream.fileno(), termios.TIOCGWINSZ,
+                                                                         b"\0" * 8))
+    except (OSError, ValueError, AttributeError) as exc:
         log.debug("no window size in pixels: %s", exc)
         return None
     return (width // columns, height // rows) if rows and columns and width and height else None
+
+
+def pane_offset(run=subprocess.run) -> tuple[int, int] | None:
+    """Where this tmux pane's top-left cell lies in the outer terminal (column, row from 0); None when
+    tmux does not say."""
+    pane = os.environ.get("TMUX_PANE")
+    try:
+        out = run(["tmux", "display-message", "-p", *(["-t", pane] if pane else []), "#{pane_left},#{pane_top}"],
+                  capture_output=True, text=True, timeout=3)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.debug("tmux pane position: %s", exc)
+        return None
+    left, _, top = out.stdout.strip().partition(",")
+    return (int(left), int(top)) if out.returncode == 0 and left.isdigit() and top.isdigit() else None
 
 
 def passthrough(sequence: str) -> str:

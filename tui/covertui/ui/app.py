@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 class CovertuiApp(App):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere (tests) find it too
     DEFAULT_CSS = """
-    CovertuiApp.-clear-dialogs ModalScreen { background: transparent; }
+    CovertuiApp.-clear-dialogs ModalScreen, CovertuiApp.-clear-dialogs CommandPalette { background: transparent; }
     """
     TITLE = "covertui"
     BINDINGS = [
@@ -105,6 +105,19 @@ class CovertuiApp(App):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker_changed(self, event)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """A resize or a font zoom: the cell size measured again; pictures follow a new one."""
+        pixels = event.pixel_size
+        if self.graphics.remeasure((pixels.width, pixels.height) if pixels else None,
+                                   (event.size.width, event.size.height)):
+            self.main.cells_changed()
+
+    def on_app_focus(self) -> None:
+        """Back in this tmux pane (tmux `focus-events on`): pictures through passthrough drawn again
+        (kitty loses them when tmux redraws a window it switches back to; tmux keeps no inline image)."""
+        if self.graphics.passthrough:
+            self.main.grid.redraw_pictures()
 
     # login ------------------------------------------------------------------------------------
     def check_login(self) -> None:

@@ -19,23 +19,62 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from ..terminal import DEFAULT_CELL, CellSize, Choice, choose, measured_cell, passthrough
+from ..terminal import DEFAULT_CELL, CellSize, Choice, choose, ioctl_cell, measured_cell, pane_offset, passthrough
 
 TEXT_PROTOCOLS = ("halfcell", "unicode")  # drawn with characters: no pixels of their own
+PIXEL_PROTOCOLS = ("kitty", "iterm", "sixel")
 log = logging.getLogger(__name__)
+
+
+class Pane:
+    """Where covertui's tmux pane lies in the outer terminal: inline images go through passthrough,
+    drawn from the outer terminal's cursor, not the pane's. Read again when the terminal resizes."""
+
+    def __init__(self) -> None:
+        self.offset: tuple[int, int] = (0, 0)
+        self.update()
+
+    def update(self) -> None:
+        self.offset = pane_offset() or self.offset
 
 
 @dataclass(frozen=True)
 class Graphics:
-    protocol: str  # kitty, sixel, halfcell or unicode
+    protocol: str  # kitty, iterm, sixel, halfcell or unicode
     widget: type  # the widget that draws a cover with it
     kitty: Any = None  # art.KittyPictures: what the app put in the terminal, with kitty graphics
+    pane: Pane | None = None  # inline images in tmux: where the pane is
+    passthrough: bool = False  # pictures through tmux's passthrough, which tmux does not redraw
 
     def art(self, classes: str = ""):
         """A new widget that draws a cover (its `image`) with this protocol."""
         if self.kitty is not None:
             return self.widget(None, classes=classes, pictures=self.kitty)
+        if self.pane is not None:
+            return self.widget(None, classes=classes, pane=self.pane)
         return self.widget(None, classes=classes)
+
+    def remeasure(self, pixels: tuple[int, int] | None = None, cells: tuple[int, int] | None = None) -> bool:
+        """After a resize or a font change: the cell size again, from the pixel size the terminal sent
+        (`pixels` over `cells`, columns x rows) or its window size; True when it changed, and the
+        pictures prepared for the old size are dropped."""
+        if self.pane is not None:
+            self.pane.update()
+        if not self.draws_pixels:
+            return False
+        cell = None
+        if pixels and cells and all(pixels) and all(cells):
+            cell = CellSize(pixels[0] // cells[0], pixels[1] // cells[1])
+        cell = cell or (CellSize(*found) if (found := ioctl_cell()) else None)
+        if cell is None or cell == cell_size():
+            return False
+        log.info("cell size %dx%d px (was %dx%d)", *cell, *cell_size())
+        _CELL[0] = cell
+        from . import iterm, kitty, sixel
+
+        for cache in (sixel.encoded, kitty.payload, iterm.payload):
+            cache.clear()
+        return True
 
     @property
     def draws_pixels(self) -> bool:
@@ -53,19 +92,26 @@ class Graphics:
 
 
 def choose_graphics(choice: str = "auto", detected: Choice | None = None) -> Graphics:
-    """The protocol named (kitty, sixel, halfcell, unicode), or for "auto" the one the terminal
+    """The protocol named (kitty, iterm, sixel, halfcell, unicode), or for "auto" the one the terminal
     (terminal.identify(), or `detected`) can show, and the widget that draws with it."""
     detected = choose(choice, detected)
-    _import_textual_image(measured_cell(detected))
+    cell = measured_cell(detected)
+    _import_textual_image(cell)
+    if cell:
+        _CELL[0] = cell
     from .widgets import art
 
-    widgets = {"halfcell": art.HalfcellArt, "unicode": art.UnicodeArt, "sixel": art.SixelArt, "kitty": art.KittyArt}
-    pictures = None
+    widgets = {"halfcell": art.HalfcellArt, "unicode": art.UnicodeArt, "sixel": art.SixelArt, "kitty": art.KittyArt,
+               "iterm": art.InlineArt}
+    pictures = pane = None
     if detected.protocol == "kitty":
         if os.environ.get("COLORTERM") not in ("truecolor", "24bit"):
             os.environ["COLORTERM"] = "truecolor"  # the placeholders' colour is the image id: not to be rounded
         pictures = art.KittyPictures(passthrough if detected.passthrough else None)
-    return Graphics(detected.protocol, widgets[detected.protocol], pictures)
+    if detected.protocol == "iterm" and detected.passthrough:
+        pane = Pane()
+    return Graphics(detected.protocol, widgets[detected.protocol], pictures, pane,
+                    detected.passthrough and detected.protocol in ("kitty", "iterm"))
 
 
 def write_ahead(app, data: str) -> None:
@@ -112,8 +158,14 @@ def _import_textual_image(cell: tuple[int, int] | None) -> None:
         setattr(sys, "__stdout__", real)  # noqa: B010
 
 
+_CELL: list[CellSize | None] = [None]  # the terminal's cell size as last measured: one terminal a process
+
+
 def cell_size() -> CellSize:
-    """The terminal's cell size in pixels as textual-image measured it; VT340's where it cannot say."""
+    """The terminal's cell size in pixels as last measured (at the start: as textual-image measured it);
+    VT340's where it cannot say."""
+    if _CELL[0] is not None:
+        return _CELL[0]
     try:
         from textual_image._terminal import get_cell_size
 
@@ -134,14 +186,15 @@ def thumbnail_pixels(protocol: str, columns: int, rows: int) -> int:
 
 
 def preparer(protocol: str, columns: int, rows: int):
-    """For the search worker: encode each thumbnail as the sixel or kitty widget will draw it (None
-    for the text protocols, which draw from the thumbnail itself)."""
-    if protocol not in ("sixel", "kitty"):
+    """For the search worker: encode each thumbnail as the pixel widget will draw it (None for the text
+    protocols, which draw from the thumbnail itself). Asked again after the cell size changed."""
+    if protocol not in PIXEL_PROTOCOLS:
         return None
     from functools import partial
 
-    from . import kitty, sixel
+    from . import iterm, kitty, sixel
 
     cell = cell_size()
     size = (square_columns(rows, columns) * cell.width, rows * cell.height)
-    return partial(sixel.prepare, size=size, encode=sixel.encoded if protocol == "sixel" else kitty.payload)
+    encode = {"sixel": sixel.encoded, "kitty": kitty.payload, "iterm": iterm.payload}[protocol]
+    return partial(sixel.prepare, size=size, encode=encode)

@@ -88,7 +88,8 @@ def content_key(image) -> bytes:
 
 def by_content(limit: int):
     """Keep what `encode(image)` gives for the `limit` pictures used last, by content: the same
-    pixels are never encoded twice. The wrapped function's `stats` count encodings and reuses."""
+    pixels are never encoded twice. The wrapped function's `stats` count encodings and reuses; its
+    `clear()` forgets them (the pictures are drawn at another size now)."""
     def wrap(encode):
         cache: OrderedDict = OrderedDict()
         lock = threading.Lock()
@@ -111,7 +112,12 @@ def by_content(limit: int):
                     cache.popitem(last=False)
             return data
 
+        def clear() -> None:
+            with lock:
+                cache.clear()
+
         cached.stats = counts
+        cached.clear = clear
         return cached
 
     return wrap

@@ -350,6 +350,15 @@ class MainScreen(Screen):
         await self.grid.show([], [], EMPTY if event.nothing_indexed and not self.has_covers else event.message)
         self.covers_done()
 
+    def cells_changed(self) -> None:
+        """The terminal's cell size changed (a font zoom): pictures prepared for the new size, the tiles
+        square again, and the results decoded again at that size (drawn meanwhile from the old ones)."""
+        graphics = self.graphics
+        self.searches.thumbnail_size = thumbnail_pixels(graphics.protocol, ART_WIDTH, ART_HEIGHT)
+        self.searches.prepare = preparer(graphics.protocol, ART_WIDTH, ART_HEIGHT)
+        self.grid.redraw_pictures(refit=True)
+        self.search_now(again=True)
+
     def on_cover_grid_page_size_changed(self, event: CoverGrid.PageSizeChanged) -> None:
         self.searches.page_size = event.page_size
 

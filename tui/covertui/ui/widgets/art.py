@@ -29,7 +29,7 @@ from textual_image.renderable import HalfcellImage as HalfcellRenderable
 from textual_image.renderable import UnicodeImage as UnicodeRenderable
 from textual_image.widget import HalfcellImage, UnicodeImage
 
-from .. import kitty, sixel
+from .. import iterm, kitty, sixel
 from ..graphics import cell_size, write_ahead
 from ..sixel import content_key
 
@@ -83,23 +83,39 @@ class PixelArt(Widget, can_focus=False):
         raise NotImplementedError
 
 
-class SixelArt(PixelArt):
-    """Covers drawn with ui/sixel.py: encodings cached by content (filled ahead of time by the search
-    worker), a tile cut off at the bottom cut from its full encoding, the cells under the picture
-    blanked first and the cursor left where the line goes on (textual-image leaves those cells
-    unwritten and ends one line too low, so a closed dialog's text stayed in the gaps between covers)."""
+class PlacedArt(PixelArt):
+    """Pictures the terminal draws from the cursor over the cells (sixel, inline images): the cells
+    under the picture blanked first (a closed dialog's text must not stay in the gaps between
+    covers), the picture placed at its top-left cell, and the cursor left where the line goes on.
+    A subclass's `picture(picture, crop, cell, region)` gives the sequence that draws what `crop`
+    shows of `picture` from there."""
 
     def draw(self, picture, crop, region, cell) -> list[Strip]:
         # The same picture in the same cells, nothing drawn over them since (no dialog or other
         # screen: the screen's resumes count them; no resize): the cursor steps over the cells.
         # A tile whose border changes (the selection) is repainted whole by Textual.
         resumes = getattr(self.screen, "stack_updates", None)  # Textual's; None: always draw
-        now = (region, crop, self.app.size, resumes)
+        now = (region, crop, self.app.size, resumes, cell)
         if (self.shown and self.shown[0] is self._image and self.shown[1:] == now and resumes is not None
                 and crop.height > 1):  # one line: a hit test, whose lines are never written
             return [Strip([Segment(f"\x1b[{crop.width}C")], crop.width)] * crop.height
         self.shown = (self._image, *now) if crop.height > 1 else None
-        width, height = picture.size
+        blank = Segment(" " * crop.width, self.rich_style)
+        last = [blank, Segment(self.picture(picture, crop, cell, region)),
+                Segment(Control.move_to(region.right, region.bottom - 1).segment.text)]
+        return [Strip([blank], crop.width)] * (crop.height - 1) + [Strip(last, crop.width)]
+
+    def picture(self, picture, crop, cell, region) -> str:
+        raise NotImplementedError
+
+
+class SixelArt(PlacedArt):
+    """Covers drawn with ui/sixel.py: encodings cached by content (filled ahead of time by the search
+    worker), a tile cut off at the bottom cut from its full encoding (textual-image leaves the cells
+    under a picture unwritten and ends one line too low)."""
+
+    def picture(self, picture, crop, cell, region) -> str:
+        width, _ = picture.size
         data = sixel.encoded(picture)
         if crop.x or crop.width != self.content_size.width:  # cut at the side: rare (an overlay)
             data = sixel.encoded(picture.crop((crop.x * cell.width, crop.y * cell.height,
@@ -107,10 +123,24 @@ class SixelArt(PixelArt):
         elif crop.y or crop.height != self.content_size.height:  # cut at the bottom: the last row
             data = sixel.top(data, crop.height * cell.height) if not crop.y else sixel.encoded(
                 picture.crop((0, crop.y * cell.height, width, crop.bottom * cell.height)))
-        blank = Segment(" " * crop.width, self.rich_style)
-        last = [blank, Segment(Control.move_to(region.x, region.y).segment.text), Segment(data),
-                Segment(Control.move_to(region.right, region.bottom - 1).segment.text)]
-        return [Strip([blank], crop.width)] * (crop.height - 1) + [Strip(last, crop.width)]
+        return Control.move_to(region.x, region.y).segment.text + data
+
+
+class InlineArt(PlacedArt):
+    """Covers drawn as iTerm2 inline images (ui/iterm.py), JPEG or PNG, encoded ahead of time by the
+    search worker; a tile cut off shows the part of its picture in sight. In tmux, `pane` says where
+    the pane lies in the outer terminal (the images go through passthrough)."""
+
+    def __init__(self, image=None, *, classes: str | None = None, pane=None) -> None:
+        super().__init__(image, classes=classes)
+        self.pane = pane  # graphics.Pane
+
+    def picture(self, picture, crop, cell, region) -> str:
+        if crop.x or crop.y or crop.width != self.content_size.width or crop.height != self.content_size.height:
+            picture = picture.crop((crop.x * cell.width, crop.y * cell.height,
+                                    crop.right * cell.width, crop.bottom * cell.height))
+        offset = self.pane.offset if self.pane is not None else None
+        return iterm.placed(iterm.sequence(picture, crop.width, crop.height), region.x, region.y, offset)
 
 
 class KittyPictures:

@@ -113,6 +113,14 @@ class CoverGrid(Widget, can_focus=True):
     async def on_resize(self) -> None:
         await self._draw()
 
+    def redraw_pictures(self, refit: bool = False) -> None:
+        """Draw every picture again (the terminal lost them, or `refit`: its cell size changed)."""
+        for tile in self.tiles:
+            if refit:
+                tile.fit_art()
+            tile.art.shown = None
+            tile.art.refresh()
+
     async def _draw(self) -> None:
         """Enough tiles for the screen (mounted once, reused), then bind them to the results."""
         page_size = self.columns * max(1, -(-self.content_size.height // TILE_HEIGHT))

@@ -21,7 +21,7 @@ class CoverTile(Vertical):
     CoverTile {{ width: {TILE_WIDTH}; height: {TILE_HEIGHT}; border: round $panel-lighten-2; padding: 0 0; }}
     CoverTile.-marked {{ border: round $success; border-title-color: $success; }}
     CoverTile.-selected {{ border: heavy $accent; }}
-    CoverTile .art {{ width: 1fr; height: {ART_HEIGHT}; }}
+    CoverTile .art {{ height: {ART_HEIGHT}; }}
     CoverTile .title {{ width: {ART_WIDTH}; text-style: bold; height: 1; text-wrap: nowrap; text-overflow: ellipsis; }}
     CoverTile .meta {{ width: {ART_WIDTH}; color: $text-muted; height: 1; text-wrap: nowrap; text-overflow: ellipsis; }}
     """
@@ -37,13 +37,19 @@ class CoverTile(Vertical):
     def compose(self) -> ComposeResult:
         # kept, not queried: a tile bound while the app closes may have lost its children already
         self.art = self.graphics.art(classes="art")
-        if self.graphics.draws_pixels:  # real pixels: square, as covers (thumbnails) are
-            from ..graphics import square_columns
-
-            self.art.styles.width = square_columns(ART_HEIGHT, ART_WIDTH)
+        self.fit_art()
         self.name_label = Label("", classes="title")
         self.meta_label = Label("", classes="meta")
         yield from (self.art, self.name_label, self.meta_label)
+
+    def fit_art(self) -> None:
+        """The picture square, as covers (thumbnails) are, for the cell size now, and centred."""
+        from ..graphics import square_columns
+
+        columns = square_columns(ART_HEIGHT, ART_WIDTH)
+        left = (ART_WIDTH - columns) // 2
+        self.art.styles.width = columns
+        self.art.styles.margin = (0, ART_WIDTH - columns - left, 0, left)
 
     def show(self, index: int, hit, thumbnail) -> None:
         """Hold a result; what did not change is not touched (each change costs a redraw)."""
