@@ -196,7 +196,7 @@ def quiet(term, since: float, silence: float = 1.0) -> tuple[float, int]:
             return last, written
 
 
-def pty_paths(env: dict, words: list[str]) -> dict:
+def pty_paths(env: dict, words: list[str], protocols: list[str]) -> dict:
     """The real app on a pseudo-terminal that answers like xterm (sixel, 10 x 20 px cells), each picture
     protocol forced: from the key completing a query to the last byte of the redrawn grid, the bytes
     of that redraw, and of a scroll by one row of covers."""
@@ -204,7 +204,7 @@ def pty_paths(env: dict, words: list[str]) -> dict:
 
     program = str(Path(sys.executable).with_name("covertui"))
     results = {}
-    for protocol in ("halfcell", "sixel", "kitty"):
+    for protocol in protocols:
         term = FakeTerminal("xterm-sixel", [program, "--graphics", protocol], env, size=(48, 150), pixels=(1500, 960))
         try:
             term.wait_for("Set up Spotify access", 60)
@@ -236,25 +236,14 @@ def pty_paths(env: dict, words: list[str]) -> dict:
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--covers", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--pty-queries", type=int, default=8)
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "covertui-bench")
-    args = parser.parse_args()
-    model = checkpoint(args.work, "vit-b32")
-    home = Path(tempfile.mkdtemp(prefix="covertui-app-"))
-    print(f"building a library of {args.covers} covers in {home} ...", flush=True)
-    build_library(home, model, args.covers)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIPY_", "COVERTUI_"))}
-    env.update(COVERTUI_HOME=str(home), COVERTUI_MODEL=str(model), COVERTUI_DEVICE="cpu", HF_HUB_OFFLINE="1")
+def pilot_paths(home: Path, model: Path, env: dict, args) -> None:
+    """First frame, ready, key to grid, next row and memory with Pilot; then app_start's report."""
+    p = lambda xs, q: float(np.percentile(xs, q))  # noqa: E731
     bare = [child("bare", env)["first_frame"] for _ in range(args.runs)]
     runs = [child("app", env) for _ in range(args.runs)]
     first = [r["first_frame"] for r in runs]
     ready = [r["ready"] for r in runs]
     typed, echo, row = ([s for r in runs for s in r["samples"][k]] for k in ("typed", "echo", "row"))
-    p = lambda xs, q: float(np.percentile(xs, q))  # noqa: E731
     print(f"first frame: covertui {p(first, 50):.2f} s (bare Textual app {p(bare, 50):.2f} s, "
           f"{p(first, 50) / p(bare, 50):.2f}x)   target <= 0.5 s")
     print(f"ready to search with {args.covers} covers: {p(ready, 50):.2f} s")
@@ -269,15 +258,38 @@ def main() -> None:
     from app_start import report
 
     report(home, model, args.runs)  # launch -> first covers, -> first answer; ctrl+q -> ended
-    paths = pty_paths(env, ["cat", "sun", "red", "sea", "dog", "car", "sky", "war", "fog", "ice"][:args.pty_queries])
-    base = p(paths["halfcell"]["typed"], 50)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--covers", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pty-queries", type=int, default=8)
+    parser.add_argument("--protocols", default="halfcell,sixel,kitty,iterm",
+                        help="on the pty, comma-separated; the first is the baseline of the ratios")
+    parser.add_argument("--pty-only", action="store_true", help="only the pty paths (before/after comparisons)")
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "covertui-bench")
+    args = parser.parse_args()
+    model = checkpoint(args.work, "vit-b32")
+    home = Path(tempfile.mkdtemp(prefix="covertui-app-"))
+    print(f"building a library of {args.covers} covers in {home} ...", flush=True)
+    build_library(home, model, args.covers)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIPY_", "COVERTUI_"))}
+    env.update(COVERTUI_HOME=str(home), COVERTUI_MODEL=str(model), COVERTUI_DEVICE="cpu", HF_HUB_OFFLINE="1")
+    if not args.pty_only:
+        pilot_paths(home, model, env, args)
+    words = ["cat", "sun", "red", "sea", "dog", "car", "sky", "war", "fog", "ice"][:args.pty_queries]
+    protocols = args.protocols.split(",")
+    paths = pty_paths(env, words, protocols)
+    p = lambda xs, q: float(np.percentile(xs, q))  # noqa: E731
+    base = p(paths[protocols[0]]["typed"], 50)
     print("the real app on a pty answering like xterm with sixel (150 x 48 cells of 10 x 20 px), "
           f"{args.pty_queries} new queries each; key completing a query -> last byte of the redrawn grid:")
     for protocol, found in paths.items():
         print(f"  {protocol:>8}: p50 {p(found['typed'], 50):4.0f} ms, p95 {p(found['typed'], 95):4.0f} ms "
-              f"({p(found['typed'], 50) / base:.2f}x half-cell); {p(found['bytes'], 50) / 1024:5.0f} KiB per redraw, "
-              f"{found['row_bytes'] / 1024:5.0f} KiB per scrolled row, {found['move_bytes'] / 1024:5.0f} KiB per move "
-              "to the next cover")
+              f"({p(found['typed'], 50) / base:.2f}x {protocols[0]}); {p(found['bytes'], 50) / 1024:5.0f} KiB per "
+              f"redraw, {found['row_bytes'] / 1024:5.0f} KiB per scrolled row, {found['move_bytes'] / 1024:5.0f} KiB "
+              "per move to the next cover")
 
 
 if __name__ == "__main__":

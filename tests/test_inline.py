@@ -123,3 +123,38 @@ async def test_pictures_through_tmux_are_drawn_again_when_the_pane_gets_the_focu
         assert [a is b for a, b in zip(drawn(), before)] == [True] * len(before)  # nothing drawn again
         app.post_message(events.AppFocus())
         await until(pilot, lambda: all(drawn()) and not any(a is b for a, b in zip(drawn(), before)))
+
+
+SIXEL_SIZE = re.compile(r'\x1bP0;1;0q"1;1;(\d+);(\d+)')
+
+
+def picture_sizes(output: str, emulator: str) -> list[tuple[int, int]]:
+    """The pixel sizes of the pictures the app sent, in order."""
+    if emulator == "xterm-sixel":
+        return [(int(w), int(h)) for w, h in SIXEL_SIZE.findall(output)]
+    from test_kitty import read_kitty
+
+    pictures = read_kitty(output)[0]
+    return [Image.open(io.BytesIO(png)).size for _, (at, _, _, png) in sorted(pictures.items(), key=lambda p: p[1][0])]
+
+
+@pytest.mark.parametrize("emulator", ["xterm-sixel", "kitty-0.35"])
+def test_a_font_change_draws_sixel_and_kitty_covers_at_the_new_size(emulator, synced, cli_env):
+    env = {**cli_env, "HF_HUB_OFFLINE": "1", "TERM": "xterm-kitty" if "kitty" in emulator else "xterm"}
+    for name in ("TMUX", "KITTY_WINDOW_ID", "TERM_PROGRAM", "COLORTERM"):
+        env.pop(name, None)
+    term = FakeTerminal(emulator, [COVERTUI], env, size=(48, 150), pixels=(1500, 960))
+    try:
+        browsed = len(term.wait_for("of 40", 60))
+        term.resize((38, 115), (1495, 988))  # a font zoom: 13 x 26 px cells
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and sum(size == (286, 286) for size in
+                                                  picture_sizes(term.text()[browsed:], emulator)) < 6:
+            time.sleep(0.1)
+        term.type("\x11")
+        assert term.process.wait(30) == 0
+    finally:
+        term.close()
+    before = picture_sizes(term.text()[:browsed], emulator)
+    assert before and all(width == 220 for width, _ in before)
+    assert sum(size == (286, 286) for size in picture_sizes(term.text()[browsed:], emulator)) >= 6

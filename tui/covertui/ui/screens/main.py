@@ -356,7 +356,7 @@ class MainScreen(Screen):
         graphics = self.graphics
         self.searches.thumbnail_size = thumbnail_pixels(graphics.protocol, ART_WIDTH, ART_HEIGHT)
         self.searches.prepare = preparer(graphics.protocol, ART_WIDTH, ART_HEIGHT)
-        self.grid.redraw_pictures(refit=True)
+        self.grid.refit()
         self.search_now(again=True)
 
     def on_cover_grid_page_size_changed(self, event: CoverGrid.PageSizeChanged) -> None:

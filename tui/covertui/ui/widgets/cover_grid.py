@@ -28,12 +28,12 @@ class CoverGrid(Widget, can_focus=True):
     results, so a search or a scroll redraws a screenful of tiles however many results there are.
     """
 
-    DEFAULT_CSS = """
-    CoverGrid { border: round $primary-darken-2; }
-    CoverGrid:focus { border: round $accent; }
-    CoverGrid #tiles { layout: grid; grid-size: 3; grid-gutter: 0 0; height: auto; }
-    CoverGrid #empty { padding: 2 4; color: $text-muted; }
-    """
+    DEFAULT_CSS = f"""
+    CoverGrid {{ border: round $primary-darken-2; align-horizontal: center; }}
+    CoverGrid:focus {{ border: round $accent; }}
+    CoverGrid #tiles {{ layout: grid; grid-size: 3; grid-columns: {TILE_WIDTH}; grid-gutter: 0 0; height: auto; }}
+    CoverGrid #empty {{ padding: 2 4; color: $text-muted; }}
+    """  # tiles keep their width, the columns centred: a narrower grid hides the last column until it reflows
     BINDINGS = [
         Binding("left,h", "move(-1, 0)", "Left", tooltip=MOVE),
         Binding("right,l", "move(1, 0)", "Right", tooltip=MOVE),
@@ -113,13 +113,16 @@ class CoverGrid(Widget, can_focus=True):
     async def on_resize(self) -> None:
         await self._draw()
 
-    def redraw_pictures(self, refit: bool = False) -> None:
-        """Draw every picture again (the terminal lost them, or `refit`: its cell size changed)."""
+    def redraw_pictures(self) -> None:
+        """Draw every picture again (the terminal lost them)."""
         for tile in self.tiles:
-            if refit:
-                tile.fit_art()
             tile.art.shown = None
             tile.art.refresh()
+
+    def refit(self) -> None:
+        """The cell size changed: the pictures square again, drawn in the resize's frame."""
+        for tile in self.tiles:
+            tile.fit_art()
 
     async def _draw(self) -> None:
         """Enough tiles for the screen (mounted once, reused), then bind them to the results."""
@@ -134,6 +137,7 @@ class CoverGrid(Widget, can_focus=True):
                 await self.box.mount_all(fresh)
                 self.tiles += fresh  # only now: a tile is bound once its children exist
         self.box.styles.grid_size_columns = self.columns
+        self.box.styles.width = self.columns * TILE_WIDTH
         self._keep_in_view(self.selected)
         self._bind()
 
