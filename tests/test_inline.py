@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import io
 import re
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -158,3 +160,34 @@ def test_a_font_change_draws_sixel_and_kitty_covers_at_the_new_size(emulator, sy
     before = picture_sizes(term.text()[:browsed], emulator)
     assert before and all(width == 220 for width, _ in before)
     assert sum(size == (286, 286) for size in picture_sizes(term.text()[browsed:], emulator)) >= 6
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_inline_images_pass_through_a_real_tmux_to_the_panes_place(synced, cli_env, tmp_path):
+    """The app in tmux in "WezTerm" (the pty), in a pane below another: tmux hands the wrapped pictures
+    on, each placed in the outer terminal where its cells are in the pane."""
+    conf = tmp_path / "tmux.conf"
+    conf.write_text("set -g allow-passthrough on\n")
+    env = {**cli_env, "HF_HUB_OFFLINE": "1", "TERM": "xterm-256color"}
+    for name in ("TMUX", "KITTY_WINDOW_ID", "TERM_PROGRAM", "COLORTERM"):
+        env.pop(name, None)
+    socket = str(tmp_path / "tmux.sock")
+    tmux = ["tmux", "-S", socket, "-f", str(conf)]
+    term = FakeTerminal("wezterm", [*tmux, "new-session", "-x", "150", "-y", "60", "sleep 60", ";",
+                                    "split-window", "-v", "-l", "48", f"{COVERTUI}; sleep 30"], env, size=(60, 150))
+    try:
+        term.wait_for("graphics: iterm")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(read_inline(term.text())) < 8:
+            time.sleep(0.1)
+        top = int(subprocess.run([*tmux, "display-message", "-p", "-t", ":.1", "#{pane_top}"], capture_output=True,
+                                 text=True).stdout)
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+        term.close()
+    pictures = read_inline(term.text())
+    assert len(pictures) >= 8, "the pictures did not pass through tmux"
+    assert "Ptmux;" not in term.text(), "tmux passed the wrapping on"
+    assert top >= 11 and all(row > top for _, (_, row), _, _ in pictures), "a picture placed outside the pane"
+    rows = sorted({row for _, (_, row), _, _ in pictures})
+    assert rows[0] == top + 6  # the query box (3), the grid's border, the tile's border: from 1

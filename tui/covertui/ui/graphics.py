@@ -28,10 +28,14 @@ log = logging.getLogger(__name__)
 
 class Pane:
     """Where covertui's tmux pane lies in the outer terminal: inline images go through passthrough,
-    drawn from the outer terminal's cursor, not the pane's. Read again when the terminal resizes."""
+    drawn from the outer terminal's cursor, not the pane's. Read again when the terminal resizes.
+    `unsure`: the widgets that drew since tmux was last quiet (it drops what passes through while it
+    owes the terminal a redraw), drawn once more when it is (art.InlineArt)."""
 
     def __init__(self) -> None:
         self.offset: tuple[int, int] = (0, 0)
+        self.unsure: dict[int, Any] = {}
+        self.quiet: Any = None  # the timer that draws them again
         self.update()
 
     def update(self) -> None:

@@ -33,7 +33,7 @@ from .. import iterm, kitty, sixel
 from ..graphics import cell_size, write_ahead
 from ..sixel import content_key
 
-RESEND_AFTER = 0.5  # s without a new kitty picture, in tmux, before the last ones are sent again
+RESEND_AFTER = 0.5  # s without a new picture, in tmux, before the last ones are sent again
 LINE_CACHE_SIZE = 512
 
 
@@ -134,13 +134,30 @@ class InlineArt(PlacedArt):
     def __init__(self, image=None, *, classes: str | None = None, pane=None) -> None:
         super().__init__(image, classes=classes)
         self.pane = pane  # graphics.Pane
+        self.again = False  # drawn again once tmux was quiet: not to be drawn a third time
 
     def picture(self, picture, crop, cell, region) -> str:
         if crop.x or crop.y or crop.width != self.content_size.width or crop.height != self.content_size.height:
             picture = picture.crop((crop.x * cell.width, crop.y * cell.height,
                                     crop.right * cell.width, crop.bottom * cell.height))
-        offset = self.pane.offset if self.pane is not None else None
-        return iterm.placed(iterm.sequence(picture, crop.width, crop.height), region.x, region.y, offset)
+        if self.pane is None:
+            return iterm.placed(iterm.sequence(picture, crop.width, crop.height), region.x, region.y, None)
+        if self.again:
+            self.again = False
+        else:
+            self.pane.unsure[id(self)] = self
+            if self.pane.quiet is not None:
+                self.pane.quiet.stop()
+            self.pane.quiet = self.app.set_timer(RESEND_AFTER, self._draw_again)
+        return iterm.placed(iterm.sequence(picture, crop.width, crop.height), region.x, region.y, self.pane.offset)
+
+    def _draw_again(self) -> None:
+        """tmux is quiet: the pictures of the last burst once more (it may have dropped some)."""
+        unsure, self.pane.unsure, self.pane.quiet = self.pane.unsure, {}, None
+        for art in unsure.values():
+            if art.is_attached and art.shown is not None:
+                art.again, art.shown = True, None
+                art.refresh()
 
 
 class KittyPictures:
