@@ -24,6 +24,12 @@ from _common import checkpoint, make_jpeg
 HERE = Path(__file__).resolve().parent
 
 
+def vector_size(model_path: Path) -> int:
+    """The length of the checkpoint's vectors: CLIP's projection, SigLIP's vision width."""
+    config = json.loads((model_path / "config.json").read_text())
+    return config.get("projection_dim") or config["vision_config"]["hidden_size"]
+
+
 def build_library(home: Path, model_path: Path, n: int) -> None:
     """A synced library of n covers: catalog, cover files (hard links to 50 images), vectors."""
     from covertui.catalog import Catalog, SourceRecord
@@ -56,8 +62,9 @@ def build_library(home: Path, model_path: Path, n: int) -> None:
         catalog.save_selection(["liked", "p1"])
     store = EmbeddingStore(paths, model_identity(model_path, str(model_path)), PREPROCESS_VERSION)
     rng = np.random.default_rng(0)
+    size = vector_size(model_path)
     for start in range(0, n, 1000):
-        vectors = rng.standard_normal((min(1000, n - start), 512), dtype=np.float32)
+        vectors = rng.standard_normal((min(1000, n - start), size), dtype=np.float32)
         store.add(ids[start:start + 1000], vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
     store.close()
 

@@ -93,6 +93,27 @@ def test_a_cancelled_download_resumes_in_the_next_run(hub, tmp_path, tiny_siglip
     assert (path / "model.safetensors").read_bytes() == (tiny_siglip / "model.safetensors").read_bytes()
 
 
+def test_two_downloads_of_one_model_fetch_it_once(hub, tmp_path, tiny_siglip):
+    """The app and a sync asking for the same model: the second waits for the first, showing its bytes."""
+    import threading
+
+    weights = (tiny_siglip / "model.safetensors").stat().st_size
+    hub.hold_after["model.safetensors"] = weights // 2
+    steps: list[Step] = []
+    results: list = []
+    first = threading.Thread(target=lambda: results.append(download(tmp_path / "models", REPO)))
+    first.start()
+    assert hub.holding.wait(60)
+    second = threading.Thread(target=lambda: results.append(download(tmp_path / "models", REPO, steps.append)))
+    second.start()
+    assert wait_until(lambda: any("another covertui" in s.message and s.done >= weights // 2 for s in steps), 60)
+    hub.release.set()
+    first.join(60)
+    second.join(60)
+    assert results == [folder(tmp_path / "models", REPO)] * 2
+    assert hub.served == weights_size(tiny_siglip)  # each byte once
+
+
 def test_unknown_models_and_a_dead_hub_say_so(hub, tmp_path, monkeypatch):
     with pytest.raises(ModelError, match="Unknown model 'google/no-such-model'"):
         download(tmp_path / "models", "google/no-such-model")

@@ -171,3 +171,21 @@ async def test_covers_embedded_with_the_earlier_default_keep_it_until_the_user_c
     choice.use(settings, choice.CPU_DEFAULT)  # the user chose: the new default from now on, old vectors kept
     assert choice.choose_model(settings, "cpu") == choice.Chosen(choice.CPU_DEFAULT, "chosen with `covertui models --use`")
     assert choice.counts_by_name(settings)[tiny_model.name] == 40
+
+
+async def test_the_app_answers_with_siglips_numpy_text_tower_and_keeps_it(fake, settings, logged_in, tiny_siglip):
+    """SigLIP's text tower stays numpy's in the app: torch's would add its 256k-token table again, past
+    the app's 1 GB bound, for queries ~1.5x faster."""
+    from covertui.embed.pipeline import embedder
+    from covertui.search import Searcher
+    from covertui.sync import SyncChoice, sync
+
+    siglip = dataclasses.replace(settings, model=str(tiny_siglip), device="cpu", dtype="float32")
+    sync(siglip, SyncChoice(all=True), embed=embedder(siglip))
+    expected = [h.cover for h in Searcher(siglip).search("青い猫", top=3).hits]
+    app = AppUnderTest(siglip)
+    async with app.run_test() as pilot:
+        await until(pilot, lambda: app.model_ready and not any(w.group == "model" and w.is_running
+                                                               for w in app.workers))
+        assert app.searcher.model.numpy_text and not app.searcher.model.torch_text_pays
+        assert [h.cover for h in app.searcher.search("青い猫", top=3).hits] == expected

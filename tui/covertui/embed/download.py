@@ -10,11 +10,13 @@ counts as a checkpoint once `.complete` names that commit.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -25,7 +27,7 @@ from ..progress import CancelToken, ProgressCallback, RateMeter, Step, no_progre
 PATTERNS = ("*.json", "*.txt", "*.safetensors", "*.model")  # configs, tokenizers (SigLIP 1's spiece.model), weights
 REPORT_EVERY = 0.25  # s between progress reports
 RETRIES = 5  # dropped connections in a row, each resumed where it stopped
-TIMEOUT = 30.0  # s without a byte before a connection counts as dropped
+TIMEOUT = 10.0  # s without a byte before a connection counts as dropped (and the longest wait for a cancel)
 COMPLETE, PLAN = ".complete", ".download.json"
 log = logging.getLogger(__name__)
 
@@ -85,19 +87,53 @@ def _plan(model_id: str, path: Path) -> tuple[str, list[Planned]]:
 
 def download(models_dir: Path, model_id: str, progress: ProgressCallback = no_progress,
              cancel: CancelToken | None = None) -> Path:
-    """The model's folder, fetching what is missing. Cancelled (or a lost network) keeps what came."""
+    """The model's folder, fetching what is missing. Cancelled (or a lost network) keeps what came.
+    Another covertui fetching the same model (the app and a sync, say) is waited for, its progress shown."""
     cancel = cancel or CancelToken()
     path = folder(models_dir, model_id)
     if (path / COMPLETE).is_file():
         return path
-    sha, files = _plan(model_id, path)
-    meter = _Meter(model_id, sum(f.size for f in files), progress)
-    meter.add(sum(_have(path, f) for f in files))
-    for planned in files:
-        _fetch(model_id, sha, planned, path, meter, cancel)
-    meter.report(force=True)
-    (path / COMPLETE).write_text(sha)
+    with _alone(models_dir / f".{path.name}.lock", cancel, lambda: _report_other(path, model_id, progress)):
+        if (path / COMPLETE).is_file():  # the other one finished it
+            return path
+        sha, files = _plan(model_id, path)
+        meter = _Meter(model_id, sum(f.size for f in files), progress)
+        meter.add(sum(_have(path, f) for f in files))
+        for planned in files:
+            _fetch(model_id, sha, planned, path, meter, cancel)
+        meter.report(force=True)
+        (path / COMPLETE).write_text(sha)
     return path
+
+
+@contextlib.contextmanager
+def _alone(lock_path: Path, cancel: CancelToken, waiting: Callable[[], None]):
+    """Hold the model's download lock (an advisory file lock, released when the process ends however it
+    ends), calling `waiting()` every half second while another process holds it."""
+    import fcntl
+
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as lock:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                waiting()
+                cancel.sleep(0.5)
+        yield
+
+
+def _report_other(path: Path, model_id: str, progress: ProgressCallback) -> None:
+    """Another process's download of the model, as far as its files show it."""
+    try:
+        sizes = json.loads((path / PLAN).read_text())["files"]
+        files = [Planned(name, int(size)) for name, size in sizes.items()]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        files = []
+    done = sum(_have(path, f) for f in files)
+    progress(Step("model", done, sum(f.size for f in files), bytes=done,
+                  message=f"{model_id} (another covertui is downloading it)"))
 
 
 def _have(path: Path, planned: Planned) -> int:

@@ -288,6 +288,13 @@ class ClipModel:
                     return
             self._load_torch(tower)
 
+    @property
+    def torch_text_pays(self) -> bool:
+        """Whether torch's text tower is worth loading after numpy's answered: for CLIP (~3x faster
+        queries for ~250 MiB more), not for SigLIP, whose 256k-token table would take the app past 1 GB
+        for queries ~1.5x faster (benchmarks/text_tower.py: 374 MiB numpy, 1,015 MiB peak with torch)."""
+        return self.numpy_text and self.family == "clip"
+
     def load_torch_text(self) -> None:
         """The transformers text tower in place of the numpy one, for the queries after the first (the
         app loads it in the background once it answers)."""

@@ -158,7 +158,7 @@ class CovertuiApp(App):
     @work(thread=True, exit_on_error=False, exclusive=True, group="model")
     def load_model(self) -> None:
         """The index first (covers browse at once), then the text tower (queries with words): numpy's
-        when saved (embed/text_fast.py), then torch's in its place."""
+        when saved (embed/text_fast.py), then, for CLIP, torch's in its place."""
         from ..search import Searcher
 
         try:  # a model to download shows its bytes in the work panel (c cancels, the next start resumes)
@@ -171,7 +171,7 @@ class CovertuiApp(App):
         except CovertuiError as exc:
             self.post_message(self.ModelFailed(str(exc)))
             return
-        if searcher.model.numpy_text:  # it answered first; torch's tower is ~3x faster a query from now on
+        if searcher.model.torch_text_pays:  # numpy's answered first; CLIP's torch tower is ~3x faster a query
             try:
                 searcher.model.load_torch_text()
             except CovertuiError as exc:
