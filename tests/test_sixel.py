@@ -110,3 +110,34 @@ def test_the_app_sends_a_picture_again_only_when_its_cells_were_drawn_over(synce
     finally:
         term.close()
     assert "\x1bP" not in term.text()[browsed:moved], "repainting the grid sent its pictures again"
+
+
+async def test_a_picture_rendered_but_not_written_is_drawn_in_the_next_frame(synced, monkeypatch):
+    """Textual renders a widget whenever an update's bounding box touches it, and writes only the
+    regions refreshed (seen on a busy machine: after a dialog closed, a neighbour's update rendered
+    the covers, nothing wrote them, and the frame that was written stepped over them, leaving the
+    dialog's text in their cells). A render the picture did not ask for must not count it shown."""
+    from textual.geometry import Region
+
+    from covertui.ui.app import CovertuiApp
+    from covertui.ui.graphics import choose_graphics
+    from covertui.ui.widgets import CoverTile
+    from covertui.ui.widgets.art import SixelArt
+
+    from conftest import until
+
+    drawn: list[int] = []
+    picture = SixelArt.picture
+    monkeypatch.setattr(SixelArt, "picture", lambda self, *a: drawn.append(id(self)) or picture(self, *a))
+    app = CovertuiApp(synced, choose_graphics("sixel"))
+    async with app.run_test(size=(150, 48)) as pilot:
+        def arts() -> list[SixelArt]:
+            return [tile.art for tile in app.query(CoverTile) if tile.display and tile.art.region.height > 1]
+
+        await until(pilot, lambda: len(arts()) >= 8 and all(art.shown for art in arts()))
+        app.screen.stack_updates += 1  # a dialog came and went: what it covered must be drawn again
+        for art in arts():  # rendered inside a neighbour's update, never written
+            art.render_lines(Region(0, 0, *art.content_size))
+        drawn.clear()
+        app.screen.refresh()  # the frame that is written
+        await until(pilot, lambda: {id(art) for art in arts()} <= set(drawn))

@@ -88,7 +88,20 @@ class PlacedArt(PixelArt):
     under the picture blanked first (a closed dialog's text must not stay in the gaps between
     covers), the picture placed at its top-left cell, and the cursor left where the line goes on.
     A subclass's `picture(picture, crop, cell, region)` gives the sequence that draws what `crop`
-    shows of `picture` from there."""
+    shows of `picture` from there.
+
+    Textual renders a widget whenever an update's bounding box touches it, but writes only the
+    regions that were refreshed: a render is not proof that the terminal got it. So a picture is
+    drawn, and counted as shown, only in a render this widget asked for (`refresh`); a render that
+    finds the picture stale without having asked gives blank cells and asks for the next frame."""
+
+    def __init__(self, image=None, *, classes: str | None = None) -> None:
+        super().__init__(image, classes=classes)
+        self.asked = False  # refreshed since the last render: this render's lines will be written
+
+    def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False):
+        self.asked = True
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def draw(self, picture, crop, region, cell) -> list[Strip]:
         # The same picture in the same cells, nothing drawn over them since (no dialog or other
@@ -96,11 +109,16 @@ class PlacedArt(PixelArt):
         # A tile whose border changes (the selection) is repainted whole by Textual.
         resumes = getattr(self.screen, "stack_updates", None)  # Textual's; None: always draw
         now = (region, crop, self.app.size, resumes, cell)
-        if (self.shown and self.shown[0] is self._image and self.shown[1:] == now and resumes is not None
-                and crop.height > 1):  # one line: a hit test, whose lines are never written
-            return [Strip([Segment(f"\x1b[{crop.width}C")], crop.width)] * crop.height
-        self.shown = (self._image, *now) if crop.height > 1 else None
         blank = Segment(" " * crop.width, self.rich_style)
+        if crop.height > 1:  # one line: a hit test, whose lines are never written
+            asked, self.asked = self.asked, False
+            if self.shown and self.shown[0] is self._image and self.shown[1:] == now and resumes is not None:
+                return [Strip([Segment(f"\x1b[{crop.width}C")], crop.width)] * crop.height
+            if not asked:
+                self.shown = None
+                self.call_later(self.refresh)
+                return [Strip([blank], crop.width)] * crop.height
+        self.shown = (self._image, *now) if crop.height > 1 else None
         last = [blank, Segment(self.picture(picture, crop, cell, region)),
                 Segment(Control.move_to(region.right, region.bottom - 1).segment.text)]
         return [Strip([blank], crop.width)] * (crop.height - 1) + [Strip(last, crop.width)]
