@@ -71,6 +71,33 @@ def test_browsing_the_index_imports_no_torch(synced, cli_env):
         assert out.stdout.strip() == "40 []", out.stderr
 
 
+async def test_a_tile_bound_before_it_is_composed_keeps_its_result():
+    """A search that lands while the app closes binds tiles that may never be composed (seen in a
+    stressed run: the tile's labels did not exist yet, and the app ended with a traceback)."""
+    from PIL import Image
+    from textual.app import App
+
+    from covertui.models import Hit, Track
+    from covertui.ui.graphics import choose_graphics
+
+    album = ("Feline Blue", "https://open.spotify.com/album/9", "c0", "https://i.scdn.co/image/x")
+    hit = Hit("c0", 0.5, "/covers/c0.jpg", album[3],
+              tracks=[Track("1", "Blue Cat", ["The Whiskers"], album[0], "https://open.spotify.com/track/1", *album[1:])])
+    thumbnail = Image.new("RGB", (44, 44), "blue")
+    tile = CoverTile(choose_graphics("halfcell"))
+    tile.show(0, hit, thumbnail)
+
+    class OneTile(App):
+        def compose(self):
+            yield tile
+
+    async with OneTile().run_test() as pilot:
+        tile.display = True
+        await pilot.pause()
+        assert str(tile.name_label.render()) == "Blue Cat" and tile.art.image is thumbnail
+        assert "The Whiskers" in str(tile.meta_label.render())
+
+
 async def test_search_shows_the_expected_covers_and_keys_move(synced):
     app = make_app(synced)
     async with app.run_test(size=SIZE) as pilot:

@@ -33,13 +33,14 @@ class CoverTile(Vertical):
         self.hit = None
         self.thumbnail = None
         self.display = False  # shown once it holds a result
-
-    def compose(self) -> ComposeResult:
-        # kept, not queried: a tile bound while the app closes may have lost its children already
-        self.art = self.graphics.art(classes="art")
-        self.fit_art()
+        # made here, not in compose, and kept, not queried: a tile bound while the app closes may
+        # never be composed (seen on a busy machine), or may have lost its children already
+        self.art = graphics.art(classes="art")
         self.name_label = Label("", classes="title")
         self.meta_label = Label("", classes="meta")
+
+    def compose(self) -> ComposeResult:
+        self.fit_art()
         yield from (self.art, self.name_label, self.meta_label)
 
     def fit_art(self) -> None:
