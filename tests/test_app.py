@@ -485,17 +485,41 @@ async def test_a_login_without_the_playing_scope_offers_a_new_login(fake, synced
 
 
 async def test_reports_that_arrive_while_the_app_closes_are_dropped(synced):
+    """Textual stops the app, then removes the main screen's widgets, each in its own task, and the
+    screen last: reports handled in between find the screen attached and some of its widgets gone."""
+    import asyncio
+
+    from textual.widget import Widget
+
+    from covertui.ui.app import CovertuiApp
     from covertui.ui.screens import MainScreen
+
+    seen, errors = [], []
+
+    class Probe(Widget):
+        """Holds the screen up while it closes until the status line is gone, then reports."""
+
+        async def on_unmount(self) -> None:
+            while status.is_attached:  # its own task removes it: wait for that, not for a time
+                await asyncio.sleep(0)
+            seen.append((app.is_running, app.main.is_attached))
+            try:
+                app.on_covertui_app_index_loaded(CovertuiApp.IndexLoaded(app.main.searches.searcher))
+                app.on_covertui_app_model_loaded(CovertuiApp.ModelLoaded(None))
+                app.on_covertui_app_model_failed(CovertuiApp.ModelFailed("the model went"))
+                await app.main.on_main_screen_sources_loaded(MainScreen.SourcesLoaded({}, set(), True))
+                await app.main.on_main_screen_search_failed(MainScreen.SearchFailed("late"))
+                await app.main.on_main_screen_sync_finished(MainScreen.SyncFinished("late", "warning"))
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
 
     app = make_app(synced)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.model_ready)
-        await app.query_one("#body").remove()  # as when the app closes: its widgets go before the last messages
-        for report in (MainScreen.SourcesLoaded({}, set(), True), MainScreen.SearchFailed("late"),
-                       MainScreen.SyncFinished("late", "warning")):
-            app.main.post_message(report)
-        await pilot.pause()
-        assert app.is_running and "late" not in app.notes
+        status = app.main.status
+        await app.main.mount(Probe())
+    assert seen == [(False, True)]  # the window this test is about: the app stopped, the screen still there
+    assert errors == [] and "late" not in app.notes
 
 
 async def test_browsing_and_ordering_the_covers(synced):

@@ -6,7 +6,6 @@ Heavy imports (torch, transformers) happen only in worker threads, after the fir
 from __future__ import annotations
 
 import logging
-from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -14,7 +13,6 @@ from pathlib import Path
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.css.query import NoMatches
 from textual.message import Message
 from textual.worker import Worker
 
@@ -188,23 +186,20 @@ class CovertuiApp(App):
         return upgrade_note(chosen, len(searcher.covers), measured_rate(self.settings, chosen.name))
 
     def on_covertui_app_index_loaded(self, event: IndexLoaded) -> None:
-        with suppress(NoMatches):  # the app is closing: the screen's widgets go before the screen
-            if self.main.is_attached:
-                self.main.model_download_ended()
-                self.main.use_searcher(event.searcher)
+        if self.main.is_live:
+            self.main.model_download_ended()
+            self.main.use_searcher(event.searcher)
 
     def on_covertui_app_model_loaded(self, event: ModelLoaded) -> None:
         self.collector.hold()  # the model's objects live as long as the app: out of full collections
-        with suppress(NoMatches):
-            if self.main.is_attached:
-                self.main.text_tower_ready()
+        if self.main.is_live:
+            self.main.text_tower_ready()
 
     def on_covertui_app_model_failed(self, event: ModelFailed) -> None:
         self.notify(event.message, title="Model", severity="error", timeout=15)
-        with suppress(NoMatches):
-            if self.main.is_attached:
-                self.main.model_download_ended()
-                self.main.model_failed()
+        if self.main.is_live:
+            self.main.model_download_ended()
+            self.main.model_failed()
 
     # global keys and what dialogs ask for -----------------------------------------------------
     def action_help(self) -> None:

@@ -50,12 +50,11 @@ log = logging.getLogger(__name__)
 
 
 def while_mounted(handler):
-    """For handlers of what workers report: a report that arrives while the app closes (the screen's
-    widgets are gone already) is dropped."""
+    """For handlers of what workers report: a report that arrives while the app closes is dropped."""
 
     @functools.wraps(handler)
     async def handle(screen: MainScreen, event) -> None:
-        if screen.grid.is_attached:
+        if screen.is_live:
             result = handler(screen, event)
             if inspect.isawaitable(result):
                 await result
@@ -90,6 +89,13 @@ class MainScreen(Screen):
     picker = getters.query_one(SourcePicker)
     work_panel = getters.query_one(WorkPanel)
     status = getters.query_one(StatusLine)
+
+    @property
+    def is_live(self) -> bool:
+        """False once the app closes. Textual stops the app first, then removes this screen's widgets,
+        each in its own task and in no set order, and the screen last: a report handled in between
+        finds the screen attached and some of its widgets gone."""
+        return self.app.is_running and self.is_attached
 
     # what the workers report -------------------------------------------------------------------
     @dataclass
@@ -178,7 +184,7 @@ class MainScreen(Screen):
         self._words = False  # whether the query box holds words
         self._covers_done = self._refresh_wanted = False  # fresh sources: asked once the first covers are in
         self._last_reload = 0.0
-        self.grid = CoverGrid(graphics, id="grid")  # kept: reports check it is still attached
+        self.grid = CoverGrid(graphics, id="grid")
         self.searches = SearchRunner(
             thumbnail_pixels(graphics.protocol, ART_WIDTH, ART_HEIGHT),
             on_results=lambda result, thumbs: self.post_message(self.SearchFinished(result, thumbs)),
