@@ -36,6 +36,15 @@ EMULATORS = {
     "plain": Emulator(None, "1;2", False),  # a VT100-like terminal: DA1 only
     "silent": Emulator(None, None, False),  # answers nothing (a serial line, a dumb pipe with a tty)
 }
+_HINTS = ("TMUX", "KITTY_WINDOW_ID", "TERM_PROGRAM", "COLORTERM")  # what tells an app its terminal, beside TERM
+
+
+def app_env(cli_env: dict, term: str = "xterm-256color", **hints: str) -> dict:
+    """The app's environment in a fake terminal: offline, `TERM` as given, and none of the hints of the
+    terminal the tests run in, only `hints`."""
+    return {**{k: v for k, v in cli_env.items() if k not in _HINTS}, "HF_HUB_OFFLINE": "1", "TERM": term, **hints}
+
+
 _KITTY_QUERY = re.compile(rb"\x1b_Gi=(\d+)[^\x1b]*a=q[^\x1b]*\x1b\\")
 
 

@@ -22,7 +22,7 @@ from covertui.search import Searcher
 from covertui.ui import iterm
 
 from fake_spotify import make_jpeg
-from fake_terminal import FakeTerminal
+from fake_terminal import FakeTerminal, app_env
 
 COVERTUI = str(Path(sys.executable).with_name("covertui"))
 INLINE = re.compile(r"\x1b\[(\d+);(\d+)H\x1b\]1337;File=([^:\x07]*):([A-Za-z0-9+/=]*)\x07")
@@ -66,9 +66,7 @@ def test_photos_go_as_jpeg_flat_pictures_as_png_sized_in_cells():
 def test_inline_images_show_the_results_and_follow_a_font_change(emulator, env_extra, synced, cli_env):
     first = Searcher(synced).search("a red cover", top=1).hits[0]
     expected = np.asarray(Image.open(first.path).convert("RGB"), dtype=np.float64).reshape(-1, 3).mean(0)
-    env = {**cli_env, "HF_HUB_OFFLINE": "1", "TERM": "xterm-256color", **env_extra}
-    for name in ("TMUX", "KITTY_WINDOW_ID", "COLORTERM", *(() if env_extra else ("TERM_PROGRAM",))):
-        env.pop(name, None)
+    env = app_env(cli_env, **env_extra)
     term = FakeTerminal(emulator, [COVERTUI], env, size=(48, 150), pixels=(1500, 960))  # 10 x 20 px cells
     try:
         term.wait_for("graphics: iterm")
@@ -145,9 +143,7 @@ def picture_sizes(output: str, emulator: str) -> list[tuple[int, int]]:
 
 @pytest.mark.parametrize("emulator", ["xterm-sixel", "kitty-0.35"])
 def test_a_font_change_draws_sixel_and_kitty_covers_at_the_new_size(emulator, synced, cli_env):
-    env = {**cli_env, "HF_HUB_OFFLINE": "1", "TERM": "xterm-kitty" if "kitty" in emulator else "xterm"}
-    for name in ("TMUX", "KITTY_WINDOW_ID", "TERM_PROGRAM", "COLORTERM"):
-        env.pop(name, None)
+    env = app_env(cli_env, term="xterm-kitty" if "kitty" in emulator else "xterm")
     term = FakeTerminal(emulator, [COVERTUI], env, size=(48, 150), pixels=(1500, 960))
     try:
         browsed = len(term.wait_for("of 40", 60))
@@ -171,9 +167,7 @@ def test_inline_images_pass_through_a_real_tmux_to_the_panes_place(synced, cli_e
     on, each placed in the outer terminal where its cells are in the pane."""
     conf = tmp_path / "tmux.conf"
     conf.write_text("set -g allow-passthrough on\n")
-    env = {**cli_env, "HF_HUB_OFFLINE": "1", "TERM": "xterm-256color"}
-    for name in ("TMUX", "KITTY_WINDOW_ID", "TERM_PROGRAM", "COLORTERM"):
-        env.pop(name, None)
+    env = app_env(cli_env)
     socket = str(tmp_path / "tmux.sock")
     tmux = ["tmux", "-S", socket, "-f", str(conf)]
     term = FakeTerminal("wezterm", [*tmux, "new-session", "-x", "150", "-y", "60", "sleep 60", ";",

@@ -22,7 +22,7 @@ from covertui.search import Searcher
 from covertui.ui import kitty
 
 from fake_spotify import make_jpeg
-from fake_terminal import FakeTerminal
+from fake_terminal import FakeTerminal, app_env
 
 COVERTUI = str(Path(sys.executable).with_name("covertui"))
 COMMAND = re.compile(r"\x1b_G([^;\x1b]*)(?:;([^\x1b]*))?\x1b\\")
@@ -85,9 +85,7 @@ def test_a_picture_is_sent_once_and_its_placeholders_name_it():
 def test_kitty_pictures_are_sent_once_and_drawn_again_as_text(synced, cli_env):
     first = Searcher(synced).search("a red cover", top=1).hits[0]
     expected = np.asarray(Image.open(first.path).convert("RGB"), dtype=np.float64).reshape(-1, 3).mean(0)
-    env = {**cli_env, "HF_HUB_OFFLINE": "1", "TERM": "xterm-kitty"}
-    for name in ("TMUX", "KITTY_WINDOW_ID", "TERM_PROGRAM", "COLORTERM"):
-        env.pop(name, None)
+    env = app_env(cli_env, term="xterm-kitty")
     term = FakeTerminal("kitty-0.35", [COVERTUI], env)
     try:
         term.wait_for("graphics: kitty")
@@ -144,9 +142,7 @@ def test_kitty_pictures_pass_through_a_real_tmux(synced, cli_env, tmp_path):
     keep the placeholders' 24-bit colour, so every cell names a picture the terminal was sent."""
     conf = tmp_path / "tmux.conf"
     conf.write_text("set -g allow-passthrough on\nset -as terminal-features ',xterm-256color:RGB'\n")
-    env = {**cli_env, "HF_HUB_OFFLINE": "1", "TERM": "xterm-256color"}
-    for name in ("TMUX", "KITTY_WINDOW_ID", "TERM_PROGRAM", "COLORTERM"):
-        env.pop(name, None)
+    env = app_env(cli_env)
     socket = str(tmp_path / "tmux.sock")
     term = FakeTerminal("kitty-0.35", ["tmux", "-S", socket, "-f", str(conf), "new-session", "-x", "150", "-y", "48",
                                        f"{COVERTUI}; sleep 30"], env)

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from covertui.ui import sixel
 
 from fake_spotify import make_jpeg
-from fake_terminal import FakeTerminal
+from fake_terminal import FakeTerminal, app_env
 
 COVERTUI = str(Path(sys.executable).with_name("covertui"))
 
@@ -93,8 +93,7 @@ def test_the_app_sends_a_picture_again_only_when_its_cells_were_drawn_over(synce
     """On a pty answering like xterm with sixel: going to the covers repaints the grid (its border
     shows the focus), and the pictures stay (the cursor steps over them); after a dialog, the
     pictures it covered are drawn again."""
-    env = {**cli_env, "HF_HUB_OFFLINE": "1", "TERM": "xterm"}
-    env.pop("TMUX", None)
+    env = app_env(cli_env, term="xterm")
     term = FakeTerminal("xterm-sixel", [COVERTUI], env)
     try:
         term.wait_for("\x1bP0;1;0q", 60)  # pictures

@@ -27,6 +27,8 @@ from PIL import Image
 from covertui.search import Searcher
 from test_inline import read_inline
 
+from fake_terminal import app_env
+
 HERE = Path(__file__).parent / "vscode"
 COVERTUI = str(Path(sys.executable).with_name("covertui"))
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -176,10 +178,7 @@ def first_tile(terminal: VSCodeTerminal, start: int, end: int, expected: np.ndar
 def test_covers_in_vscodes_terminal_engine(synced, cli_env, tmp_path):
     top = Searcher(synced).search("a red cover", top=1).hits[0]
     expected = np.asarray(Image.open(top.path).convert("RGB"), dtype=np.float64).reshape(-1, 3).mean(0)
-    env = {**cli_env, "HF_HUB_OFFLINE": "1", "TERM": "xterm-256color", "TERM_PROGRAM": "vscode",
-           "COLORTERM": "truecolor"}
-    for name in ("TMUX", "KITTY_WINDOW_ID"):
-        env.pop(name, None)
+    env = app_env(cli_env, TERM_PROGRAM="vscode", COLORTERM="truecolor")
     terminal = VSCodeTerminal(env, tmp_path)
     try:
         terminal.wait_for("graphics: iterm")
