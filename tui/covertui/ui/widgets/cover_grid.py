@@ -132,10 +132,11 @@ class CoverGrid(Widget, can_focus=True):
             self.post_message(self.PageSizeChanged(page_size))
         wanted = min(self.page_size, len(self.hits))
         async with self._mounting:
-            if len(self.tiles) < wanted and self.box.is_attached:  # not when the app closed meanwhile
+            # not once the app stops: Textual stops it before it removes the box (MainScreen.is_live)
+            if len(self.tiles) < wanted and self.app.is_running and self.box.is_attached:
                 fresh = [CoverTile(self.graphics) for _ in range(len(self.tiles), wanted)]
                 await self.box.mount_all(fresh)
-                self.tiles += fresh  # only now: a tile is bound once its children exist
+                self.tiles += fresh  # only now: a tile is bound once it is mounted
         self.box.styles.grid_size_columns = self.columns
         self.box.styles.width = self.columns * TILE_WIDTH
         self._keep_in_view(self.selected)
