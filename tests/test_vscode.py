@@ -27,7 +27,7 @@ from PIL import Image
 from covertui.search import Searcher
 from test_inline import read_inline
 
-from fake_terminal import app_env
+from fake_terminal import _controlling_terminal, app_env
 
 HERE = Path(__file__).parent / "vscode"
 COVERTUI = str(Path(sys.executable).with_name("covertui"))
@@ -52,8 +52,6 @@ class VSCodeTerminal:
         self.size = ready["ready"]  # columns, rows, width px, height px
         self.master, slave = pty.openpty()
         self._winsize(slave, self.size)
-        from fake_terminal import _controlling_terminal
-
         self.process = subprocess.Popen([COVERTUI], stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
                                         start_new_session=True, preexec_fn=_controlling_terminal)
         os.close(slave)
